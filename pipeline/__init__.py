@@ -1,0 +1,1 @@
+"""The pipeline graph, its options and the command line."""

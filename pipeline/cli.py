@@ -1,0 +1,138 @@
+"""The ``wirestream`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+from pipeline.graph import RunPlan, build_pipeline
+from pipeline.options import DedupOptions, WirestreamOptions
+from pipeline.summary import summarize
+from transforms.read import input_matches_anything
+from transforms.write import STAGING_DIR
+
+# The project's seed articles, the default input when running from a checkout.
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+_OUR_OPTIONS = (WirestreamOptions, DedupOptions)
+_BEAM_EPILOG = """\
+Every Apache Beam pipeline option passes through, for example:
+  --runner=FlinkRunner --flink_master=HOST:PORT     run on Flink
+  --direct_num_workers=2 --direct_running_mode=multi_processing
+                                                     parallel local run
+Without --runner (or with --runner=DirectRunner) the run uses Beam's FnApiRunner in this process.
+"""
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported with exit status 2."""
+
+
+class OutputError(Exception):
+    """OUTPUT cannot be written: reported with exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wirestream",
+        description=(
+            "Ingest news from feeds, pages and text files: extract article text, deduplicate wire "
+            "reprints, extract claims, assign topics, and write Hive-partitioned Parquet."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run the pipeline (wirestream run --help for every option)",
+        description="Run the pipeline once over the inputs and write the tables to OUTPUT.",
+        epilog=_BEAM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for options_class in _OUR_OPTIONS:
+        options_class._add_argparse_args(run.add_argument_group(options_class.__doc__))
+    return parser
+
+
+def unknown_beam_flags(flags: Sequence[str]) -> list[str]:
+    """Flags that neither wirestream nor any Beam options class knows (typos, mostly)."""
+    known = set(PipelineOptions([]).get_all_options(drop_default=False))
+    parsed = PipelineOptions(list(flags)).get_all_options(retain_unknown_options=True)
+    return sorted(f"--{name}" for name in set(parsed) - known)
+
+
+def make_runner(options: PipelineOptions):
+    """The DirectRunner first tries to download Prism: run the FnApiRunner explicitly instead."""
+    runner = options.view_as(StandardOptions).runner
+    if runner in (None, "DirectRunner", "FnApiRunner"):
+        return FnApiRunner()
+    return runner
+
+
+def check_inputs(plan: RunPlan) -> None:
+    for pattern in plan.patterns:
+        if not input_matches_anything(pattern):
+            raise UsageError(f"--input {pattern} matches no file")
+
+
+def check_output_writable(plan: RunPlan) -> None:
+    probe = FileSystems.join(plan.output, STAGING_DIR, f".probe-{uuid.uuid4().hex}")
+    try:
+        with FileSystems.create(probe) as handle:
+            handle.write(b"ok")
+        FileSystems.delete([probe])
+    except Exception as error:
+        raise OutputError(f"cannot write to {plan.output}: {error}") from error
+
+
+def run(flags: Sequence[str]) -> int:
+    unknown = unknown_beam_flags(flags)
+    if unknown:
+        raise UsageError(f"unknown option(s): {' '.join(unknown)}")
+    options = PipelineOptions(list(flags))
+    if not options.view_as(WirestreamOptions).inputs and not SEEDS.is_dir():
+        raise UsageError("no --input given and there is no seeds/ folder beside the package")
+    plan = RunPlan.from_options(options, default_inputs=[str(SEEDS)])
+    check_inputs(plan)
+    check_output_writable(plan)
+
+    started = time.monotonic()
+    pipeline = beam.Pipeline(runner=make_runner(options), options=options)
+    build_pipeline(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    elapsed = time.monotonic() - started
+    print(summarize(plan.output, plan.file_tag, result).render(plan.output, elapsed))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Our options are validated here (types, choices, --help); Beam's pass through untouched.
+    args, _ = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return run(argv[1:])
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        print(f"wirestream: error: {error}", file=sys.stderr)
+        return 2
+    except OutputError as error:
+        print(f"wirestream: error: {error}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

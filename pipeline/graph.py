@@ -1,0 +1,102 @@
+"""The wirestream graph: read, normalize, topic, dedup, claims, write, publish."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from transforms.claims import ExtractClaims
+from transforms.dedup import Deduplicate, DedupParams
+
+from pipeline.options import WirestreamOptions
+from schemas import ARTICLES, CLAIMS, REJECTS
+from transforms.normalize import Normalize
+from transforms.read import ReadInputs, expand_input
+from transforms.topics import AssignTopic
+from transforms.write import PublishOutput, WriteTable, staging_root
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run reads and writes, fixed at launch so that every worker sees the same values."""
+
+    patterns: tuple[str, ...]
+    output: str
+    mode: str
+    max_input_bytes: int
+    ingested_at: datetime
+    run_id: str
+    dedup: DedupParams
+
+    @property
+    def staging(self) -> str:
+        return staging_root(self.output, self.run_id)
+
+    @property
+    def file_tag(self) -> str:
+        """Part of every file name this run writes, so appended files never collide."""
+        return self.run_id
+
+    @classmethod
+    def from_options(cls, options: PipelineOptions, default_inputs: list[str]) -> RunPlan:
+        settings = options.view_as(WirestreamOptions)
+        ingested_at = (
+            parse_timestamp(settings.ingested_at)
+            if settings.ingested_at
+            else datetime.now(timezone.utc).replace(microsecond=0)
+        )
+        return cls(
+            patterns=tuple(expand_input(p) for p in settings.inputs or default_inputs),
+            output=settings.output.rstrip("/") or ".",
+            mode=settings.mode,
+            max_input_bytes=settings.max_input_bytes,
+            ingested_at=ingested_at,
+            run_id=f"{ingested_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+            dedup=DedupParams.from_options(options),
+        )
+
+
+def parse_timestamp(value: str) -> datetime:
+    """ISO 8601 to an aware UTC datetime (naive values are taken as UTC)."""
+    stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return (
+        stamp.replace(tzinfo=timezone.utc)
+        if stamp.tzinfo is None
+        else stamp.astimezone(timezone.utc)
+    )
+
+
+def build_pipeline(pipeline: beam.Pipeline, plan: RunPlan) -> None:
+    """The whole flow, top to bottom."""
+    read = pipeline | "Read" >> ReadInputs(
+        list(plan.patterns), plan.max_input_bytes, plan.ingested_at
+    )
+    normalized = read["items"] | "Normalize" >> Normalize(plan.ingested_at)
+    articles = (
+        normalized["articles"]
+        | "AssignTopic" >> AssignTopic()
+        | "Deduplicate" >> Deduplicate(plan.dedup)
+    )
+    claims = articles | "ExtractClaims" >> ExtractClaims()
+    rejects = (read["rejects"], normalized["rejects"]) | "AllRejects" >> beam.Flatten()
+
+    written = [
+        rows | f"Write{table.name.title()}" >> WriteTable(table, plan.staging, plan.file_tag)
+        for table, rows in ((ARTICLES, articles), (CLAIMS, claims), (REJECTS, rejects))
+    ]
+    _ = (
+        tuple(written)
+        | "AllWrittenFiles" >> beam.Flatten()
+        | "Publish"
+        >> PublishOutput(
+            (ARTICLES, CLAIMS, REJECTS),
+            plan.output,
+            plan.staging,
+            plan.mode,
+            plan.ingested_at,
+            plan.file_tag,
+        )
+    )

@@ -1,0 +1,88 @@
+"""The end-of-run summary, read back from the Parquet this run wrote."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow.dataset as ds
+from apache_beam.runners.runner import PipelineResult
+
+from schemas import ARTICLES, CLAIMS, REJECTS, Table
+
+
+@dataclass
+class RunSummary:
+    articles: int = 0
+    duplicates: int = 0
+    clusters_with_duplicates: int = 0
+    claims: int = 0
+    rejects_by_reason: Counter = field(default_factory=Counter)
+    stage_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+    @property
+    def items_read(self) -> int:
+        return self.articles + self.rejects
+
+    def render(self, output: str, elapsed_seconds: float) -> str:
+        lines = [
+            f"wirestream: finished in {elapsed_seconds:.1f} s",
+            f"  items read        {self.items_read:>8,}",
+            f"  articles written  {self.articles:>8,}",
+            f"  duplicates found  {self.duplicates:>8,}"
+            f"   (in {self.clusters_with_duplicates:,} stories carried more than once)",
+            f"  claims            {self.claims:>8,}",
+            f"  rejects           {self.rejects:>8,}",
+        ]
+        lines += [
+            f"    {reason:<22}{count:>8,}"
+            for reason, count in sorted(self.rejects_by_reason.items())
+        ]
+        if self.stage_counts:
+            lines.append("  per stage (Beam metrics)")
+            lines += [
+                f"    {name:<22}{count:>8,}" for name, count in sorted(self.stage_counts.items())
+            ]
+        lines.append(f"  tables            {output}/{{articles,claims,rejects}}/")
+        return "\n".join(lines)
+
+
+def summarize(output: str, file_tag: str, result: PipelineResult | None = None) -> RunSummary:
+    """Counts of the rows in the files this run wrote (their names carry the run's tag)."""
+    summary = RunSummary()
+    articles = _read(output, ARTICLES, file_tag, ["cluster_id", "is_duplicate"])
+    summary.articles = articles.num_rows
+    duplicates = articles.filter(articles["is_duplicate"])
+    summary.duplicates = duplicates.num_rows
+    summary.clusters_with_duplicates = len(set(duplicates["cluster_id"].to_pylist()))
+    summary.claims = _read(output, CLAIMS, file_tag, ["claim_id"]).num_rows
+    summary.rejects_by_reason = Counter(
+        _read(output, REJECTS, file_tag, ["reason"])["reason"].to_pylist()
+    )
+    if result is not None:
+        summary.stage_counts = stage_counters(result)
+    return summary
+
+
+def stage_counters(result: PipelineResult) -> dict[str, int]:
+    """Every counter the stages incremented, as "namespace.name": total."""
+    try:
+        counters = result.metrics().query()["counters"]
+    except (NotImplementedError, KeyError, AttributeError):  # not every runner reports metrics
+        return {}
+    totals: Counter = Counter()
+    for counter in counters:
+        totals[f"{counter.key.metric.namespace}.{counter.key.metric.name}"] += (
+            counter.committed or 0
+        )
+    return dict(totals)
+
+
+def _read(output: str, table: Table, file_tag: str, columns: list[str]):
+    dataset = ds.dataset(f"{output}/{table.name}", format="parquet", partitioning="hive")
+    files = [path for path in dataset.files if f"part-{file_tag}-" in path]
+    return ds.dataset(files, schema=table.schema, format="parquet").to_table(columns=columns)

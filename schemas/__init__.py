@@ -1,0 +1,23 @@
+"""Output table definitions (pyarrow), versioned."""
+
+from schemas.tables import (
+    ARTICLES,
+    CLAIMS,
+    FALLBACK_TOPIC,
+    REJECTS,
+    SCHEMA_VERSION,
+    TABLES,
+    TOPICS,
+    Table,
+)
+
+__all__ = [
+    "ARTICLES",
+    "CLAIMS",
+    "FALLBACK_TOPIC",
+    "REJECTS",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "TOPICS",
+    "Table",
+]

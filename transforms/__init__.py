@@ -1,0 +1,1 @@
+"""One module per pipeline stage: pure logic plus a thin Beam wrapper."""

@@ -1,0 +1,194 @@
+"""Normalize stage: parsed items to article rows (text clean-up, language, ids, dates).
+
+Pure functions build the article row; ``Normalize`` wraps them, and ``KeepFirstById`` makes sure one
+article id gives one row (the same entry carried by two feed files, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas import FALLBACK_TOPIC, SCHEMA_VERSION
+from transforms.rejects import REJECTED, reject
+from transforms.text import clean_line, is_furniture
+
+STAGE = "normalize"
+
+_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+_TRACKING_PARAMS = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.IGNORECASE)
+# Publication dates outside [1900, ingest time + 1 day] are garbled or hostile: use the ingest date.
+_EARLIEST_PLAUSIBLE = datetime(1900, 1, 1, tzinfo=timezone.utc)
+_FUTURE_TOLERANCE = timedelta(days=1)
+_LANGUAGE_SAMPLE_CHARS = 2000
+_MIN_LANGUAGE_CONFIDENCE = 0.5
+
+
+def normalize_text(text: str) -> str:
+    """NFC, no control characters, spaces folded, furniture dropped, blank lines between paragraphs."""
+    lines = (clean_line(line) for line in text.split("\n"))
+    return "\n\n".join(line for line in lines if line and not is_furniture(line))
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_url(url: str) -> str:
+    """Scheme and host lower-cased, fragment and tracking parameters dropped."""
+    parts = urlsplit(url.strip())
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAMS.match(k)
+        ]
+    )
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def article_id(url: str | None, text_hash: str) -> str:
+    """Stable id: from the canonical URL when there is one, else from the content."""
+    basis = f"url:{canonical_url(url)}" if url else f"content:{text_hash}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def plausible(published_at: datetime | None, ingested_at: datetime) -> bool:
+    return (
+        published_at is not None
+        and _EARLIEST_PLAUSIBLE <= published_at <= ingested_at + _FUTURE_TOLERANCE
+    )
+
+
+def build_article(item: dict, ingested_at: datetime, language: str | None) -> dict:
+    """The article row (all ARTICLES columns plus the date and topic partition keys)."""
+    text = item["text"]
+    text_hash = content_hash(text)
+    published_at = (
+        item.get("published_at") if plausible(item.get("published_at"), ingested_at) else None
+    )
+    identity = article_id(item.get("canonical_url"), text_hash)
+    row = {
+        "article_id": identity,
+        "input": item["input"],
+        "url": item.get("url"),
+        "source": item.get("source"),
+        "title": clean_line(item["title"]) if item.get("title") else None,
+        "authors": list(item.get("authors") or []),
+        "text": text,
+        "language": language,
+        "word_count": word_count(text),
+        "published_at": published_at,
+        "ingested_at": ingested_at,
+        "date_source": "published" if published_at else "ingested",
+        "categories": list(item.get("categories") or []),
+        "content_hash": text_hash,
+        "cluster_id": identity,
+        "is_duplicate": False,
+        "duplicate_of": None,
+        "similarity": None,
+        "topic_scores": None,
+        "schema_version": SCHEMA_VERSION,
+        "date": (published_at or ingested_at).date().isoformat(),
+        "topic": FALLBACK_TOPIC,
+    }
+    return row
+
+
+class LanguageDetector:
+    """py3langid with normalised probabilities; None when unsure (short or mixed text)."""
+
+    def __init__(self) -> None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def detect(self, text: str) -> str | None:
+        sample = text[:_LANGUAGE_SAMPLE_CHARS]
+        if word_count(sample) < 3:
+            return None
+        language, confidence = self._identifier.classify(sample)
+        return language if confidence >= _MIN_LANGUAGE_CONFIDENCE else None
+
+
+class NormalizeFn(beam.DoFn):
+    def __init__(self, ingested_at: datetime):
+        self._ingested_at = ingested_at
+        self._detector: LanguageDetector | None = None
+        self.articles = Metrics.counter(STAGE, "articles")
+        self.rejected = Metrics.counter(STAGE, "rejected")
+
+    def setup(self) -> None:
+        self._detector = LanguageDetector()
+
+    def process(self, item: dict) -> Iterable:
+        text = normalize_text(item["text"])
+        if not word_count(text):
+            self.rejected.inc()
+            yield beam.pvalue.TaggedOutput(
+                REJECTED,
+                reject(
+                    input=item["input"],
+                    item=item.get("item"),
+                    stage=STAGE,
+                    reason="no_text",
+                    detail="nothing left after clean-up",
+                    ingested_at=self._ingested_at,
+                ),
+            )
+            return
+        self.articles.inc()
+        yield build_article({**item, "text": text}, self._ingested_at, self._detector.detect(text))
+
+
+def first_by_id(article_id_and_rows: tuple[str, Iterable[dict]]) -> Iterable:
+    """One row per article id: the earliest published, then by input path and content hash."""
+    _, rows = article_id_and_rows
+    ordered = sorted(
+        rows,
+        key=lambda r: (r["published_at"] or r["ingested_at"], r["input"], r["content_hash"]),
+    )
+    yield ordered[0]
+    for repeat in ordered[1:]:
+        yield beam.pvalue.TaggedOutput(
+            REJECTED,
+            reject(
+                input=repeat["input"],
+                item=repeat["url"],
+                stage=STAGE,
+                reason="repeated_item",
+                detail=f"article {repeat['article_id']} already read from {ordered[0]['input']}",
+                ingested_at=repeat["ingested_at"],
+            ),
+        )
+
+
+class Normalize(beam.PTransform):
+    """Parsed items to article rows, one per article id. Returns {"articles", "rejects"}."""
+
+    def __init__(self, ingested_at: datetime):
+        super().__init__()
+        self._ingested_at = ingested_at
+
+    def expand(self, items):
+        normalized = items | "Clean" >> beam.ParDo(NormalizeFn(self._ingested_at)).with_outputs(
+            REJECTED, main="articles"
+        )
+        unique = (
+            normalized.articles
+            | "KeyById" >> beam.Map(lambda row: (row["article_id"], row))
+            | "GroupById" >> beam.GroupByKey()
+            | "KeepFirstById" >> beam.FlatMap(first_by_id).with_outputs(REJECTED, main="articles")
+        )
+        rejects = (normalized[REJECTED], unique[REJECTED]) | "NormalizeRejects" >> beam.Flatten()
+        return {"articles": unique.articles, "rejects": rejects}
