@@ -10,7 +10,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -18,11 +17,12 @@ from apache_beam.metrics import Metrics
 from schemas import FALLBACK_TOPIC, SCHEMA_VERSION
 from transforms.rejects import REJECTED, reject
 from transforms.text import clean_line, is_furniture
+from transforms.urls import canonical_url, is_http
 
 STAGE = "normalize"
 
-_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
-_TRACKING_PARAMS = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.IGNORECASE)
+# A word keeps inner apostrophes, dots, dashes and digit-group commas: "It's", "U.S", "1,200".
+_WORD = re.compile(r"\w+(?:(?:['’.-]|(?<=\d),(?=\d))\w+)*")
 # Publication dates outside [1900, ingest time + 1 day] are garbled or hostile: use the ingest date.
 _EARLIEST_PLAUSIBLE = datetime(1900, 1, 1, tzinfo=timezone.utc)
 _FUTURE_TOLERANCE = timedelta(days=1)
@@ -31,7 +31,7 @@ _MIN_LANGUAGE_CONFIDENCE = 0.5
 
 
 def normalize_text(text: str) -> str:
-    """NFC, no control characters, spaces folded, furniture dropped, blank lines between paragraphs."""
+    """NFC, no control characters, spaces folded, furniture dropped, paragraphs blank-line apart."""
     lines = (clean_line(line) for line in text.split("\n"))
     return "\n\n".join(line for line in lines if line and not is_furniture(line))
 
@@ -42,19 +42,6 @@ def word_count(text: str) -> int:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def canonical_url(url: str) -> str:
-    """Scheme and host lower-cased, fragment and tracking parameters dropped."""
-    parts = urlsplit(url.strip())
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not _TRACKING_PARAMS.match(k)
-        ]
-    )
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
 def article_id(url: str | None, text_hash: str) -> str:
@@ -81,7 +68,7 @@ def build_article(item: dict, ingested_at: datetime, language: str | None) -> di
     row = {
         "article_id": identity,
         "input": item["input"],
-        "url": item.get("url"),
+        "url": canonical_url(item["url"]) if is_http(item.get("url")) else item.get("url"),
         "source": item.get("source"),
         "title": clean_line(item["title"]) if item.get("title") else None,
         "authors": list(item.get("authors") or []),

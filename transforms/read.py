@@ -36,6 +36,7 @@ from transforms.text import (
     looks_like_html,
     unwrap_paragraphs,
 )
+from transforms.urls import is_http
 
 STAGE = "read"
 FEED_REFS = "feed_refs"
@@ -56,6 +57,8 @@ EXTENSION_KINDS = {
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\x1f\x8b", b"PK\x03\x04", b"\xff\xd8\xff", b"GIF8", b"BZh")
 _SNIFF_BYTES = 4096
 _MAX_TITLE_CHARS = 200
+# Fewer words than this is navigation or a cookie banner, not an article.
+_MIN_PAGE_WORDS = 5
 
 
 class InputError(ValueError):
@@ -206,9 +209,9 @@ def parse_html_page(data: bytes) -> dict:
         deduplicate=False,
     )
     text = document.text if document is not None else None
-    if not text or not text.strip():
+    if not text or len(text.split()) < _MIN_PAGE_WORDS:
         raise InputError("no_text", "no main text found in the page")
-    url = document.url if _is_http(document.url) else None
+    url = document.url if is_http(document.url) else None
     return {
         "title": document.title or None,
         "authors": [name.strip() for name in (document.author or "").split(";") if name.strip()],
@@ -235,7 +238,11 @@ def parse_feed(data: bytes) -> tuple[str | None, list[dict]]:
             raise InputError("not_a_feed", "no RSS, RDF or Atom root element")
         raise InputError("empty_feed", "the feed has no entries")
     source = clean_line(parsed.feed.get("title", "")) or None
-    return source, [_feed_entry(entry, index) for index, entry in enumerate(parsed.entries)]
+    entries = [_feed_entry(entry, index) for index, entry in enumerate(parsed.entries)]
+    if parsed.get("bozo") and not any(entry["text"] or entry["title"] for entry in entries):
+        # feedparser salvages empty shells from broken XML: the file is the problem, not its items.
+        raise InputError("malformed_feed", str(parsed.get("bozo_exception", "")) or None)
+    return source, entries
 
 
 def _feed_entry(entry: feedparser.FeedParserDict, index: int) -> dict:
@@ -256,7 +263,7 @@ def _feed_entry(entry: feedparser.FeedParserDict, index: int) -> dict:
         "authors": [clean_line(a) for a in authors],
         "text": _markup_or_plain_to_text(body),
         "published_at": datetime(*stamp[:6], tzinfo=timezone.utc) if stamp else None,
-        "canonical_url": next((u for u in (link, guid) if _is_http(u)), None),
+        "canonical_url": next((u for u in (link, guid) if is_http(u)), None),
         "categories": [clean_line(t["term"]) for t in entry.get("tags", []) if t.get("term")],
     }
 
@@ -296,7 +303,7 @@ def _json_feed_entry(item: object, index: int) -> dict:
         ],
         "text": text,
         "published_at": _parse_iso(item.get("date_published") or item.get("date_modified")),
-        "canonical_url": next((u for u in (url, guid) if _is_http(u)), None),
+        "canonical_url": next((u for u in (url, guid) if is_http(u)), None),
         "categories": [clean_line(str(t)) for t in item.get("tags") or [] if str(t).strip()],
     }
 
@@ -323,10 +330,6 @@ def parse_opml(data: bytes) -> list[str]:
 
 def _markup_or_plain_to_text(body: str) -> str:
     return html_to_text(body) if looks_like_html(body) else unwrap_paragraphs(body)
-
-
-def _is_http(url: object) -> bool:
-    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
 def _parse_iso(value: object) -> datetime | None:
@@ -379,7 +382,9 @@ def parse_file(path: str, data: bytes) -> Iterator[tuple[str, dict | str]]:
         return
     source, entries = parse_json_feed(data) if kind == "json_feed" else parse_feed(data)
     for entry in entries:
-        yield "item", {**entry, "url": entry["canonical_url"], "source": source}
+        # A wire brief can be a headline alone: the headline is then the story's text.
+        text = entry["text"] or entry["title"] or ""
+        yield "item", {**entry, "text": text, "url": entry["canonical_url"], "source": source}
 
 
 def _resolve_feed_location(opml_path: str, location: str) -> str:

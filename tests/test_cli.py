@@ -1,0 +1,169 @@
+"""End to end: the command line on real files, the Parquet read back with DuckDB."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.cli import main
+from schemas import ARTICLES, CLAIMS, REJECTS
+from tests.conftest import FIXTURES, PROJECT, SEEDS
+
+PINNED = ["--ingested-at", "2026-11-22T12:00:00Z"]
+
+
+def run_cli(*args: str) -> int:
+    return main(["run", *args])
+
+
+def table(output: Path, name: str) -> duckdb.DuckDBPyRelation:
+    return duckdb.sql(
+        f"select * from read_parquet('{output}/{name}/**/*.parquet', hive_partitioning=true)"
+    )
+
+
+def rows(output: Path, name: str, columns: list[str]) -> list[tuple]:
+    return sorted(table(output, name).select(", ".join(columns)).fetchall(), key=repr)
+
+
+@pytest.fixture(scope="module")
+def seeds_output(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("seeds") / "output"
+    assert run_cli("--output", str(output), *PINNED) == 0
+    return output
+
+
+def test_seeds_give_five_articles_and_claims(seeds_output):
+    articles = table(seeds_output, "articles")
+    assert articles.count("*").fetchone()[0] == 5
+    assert set(articles.columns) == set(ARTICLES.columns) | set(ARTICLES.partition_keys)
+    # Five different reports of one event: none is a duplicate of another.
+    assert articles.filter("is_duplicate").count("*").fetchone()[0] == 0
+    claims = table(seeds_output, "claims")
+    assert claims.count("*").fetchone()[0] >= 15
+    assert set(claims.columns) == set(CLAIMS.columns) | set(CLAIMS.partition_keys)
+    assert table(seeds_output, "rejects").count("*").fetchone()[0] == 0
+    assert set(table(seeds_output, "rejects").columns) == set(REJECTS.columns) | {"date"}
+
+
+def test_summary_is_printed(tmp_path, capsys):
+    assert (
+        run_cli("--input", str(SEEDS / "000_247d25b6eb832498.txt"), "--output", str(tmp_path)) == 0
+    )
+    printed = capsys.readouterr().out
+    for line in ("items read", "articles written", "duplicates found", "claims", "rejects"):
+        assert line in printed
+    assert "articles written         1" in printed
+
+
+def test_rerun_gives_the_same_rows(seeds_output, tmp_path):
+    again = tmp_path / "again"
+    assert run_cli("--output", str(again), *PINNED) == 0
+    for name, columns in (
+        ("articles", ARTICLES.columns),
+        ("claims", [c for c in CLAIMS.columns if c not in ("numbers", "entities")]),
+    ):
+        assert rows(again, name, columns) == rows(seeds_output, name, columns)
+
+
+def test_bad_inputs_are_rejected_with_reasons_and_nothing_is_lost(tmp_path):
+    output = tmp_path / "output"
+    inputs = tmp_path / "inputs"
+    shutil.copytree(FIXTURES / "bad", inputs / "bad")
+    shutil.copytree(FIXTURES / "inputs", inputs / "good")
+    assert (
+        run_cli("--input", str(inputs), "--output", str(output), "--max-input-bytes", "20000") == 0
+    )
+    reasons = dict(
+        (Path(path).name, reason) for path, reason in rows(output, "rejects", ["input", "reason"])
+    )
+    assert reasons == {
+        "empty.txt": "empty_file",
+        "image.txt": "binary_file",
+        "truncated.xml": "malformed_feed",
+        "nothing.rss": "empty_feed",
+        "nav-only.html": "no_text",
+        "table.csv": "unsupported_kind",
+        "data.json": "not_a_feed",
+        "feeds.opml": reasons["feeds.opml"],
+        "page.html": "too_large",
+    }
+    # The OPML file leaves two rejects (a URL and a missing file) and its local feed is read.
+    opml_reasons = sorted(
+        r for p, r in rows(output, "rejects", ["input", "reason"]) if p.endswith("feeds.opml")
+    )
+    assert opml_reasons == ["missing_input", "network_input_unsupported"]
+    article_inputs = {Path(p).name for (p,) in rows(output, "articles", ["input"])}
+    assert article_inputs == {"reuters-sample.xml", "atom.atom", "jsonfeed.json", "note.txt"}
+    # Every file under the input folder left at least one row.
+    every_file = {p.name for p in inputs.rglob("*") if p.is_file()}
+    rejected_files = {Path(p).name for (p,) in rows(output, "rejects", ["input"])}
+    assert every_file == article_inputs | rejected_files
+
+
+def test_unknown_option_is_a_usage_error(tmp_path, capsys):
+    assert run_cli("--output", str(tmp_path), "--inptu", "x") == 2
+    assert "--inptu" in capsys.readouterr().err
+
+
+def test_input_that_matches_nothing_is_a_usage_error(tmp_path, capsys):
+    assert run_cli("--input", str(tmp_path / "nope" / "*.xml"), "--output", str(tmp_path)) == 2
+    assert "matches no file" in capsys.readouterr().err
+
+
+def test_bad_choice_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        run_cli("--mode", "sideways", "--output", str(tmp_path))
+    assert exited.value.code == 2
+
+
+def test_unwritable_output_fails_the_run(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert run_cli("--output", str(blocker / "output")) == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--help"])
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out
+    for option in (
+        "--input",
+        "--output",
+        "--mode",
+        "--max-input-bytes",
+        "--ingested-at",
+        "--runner",
+    ):
+        assert option in printed
+
+
+def test_the_installed_command_runs(tmp_path):
+    """The console script as a user runs it (a separate process, the real exit status)."""
+    command = shutil.which("wirestream", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("the wirestream console script is not installed in this environment")
+    finished = subprocess.run(
+        [
+            command,
+            "run",
+            "--input",
+            str(SEEDS / "001_248293aa2be5afa6.txt"),
+            "--output",
+            str(tmp_path / "output"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "articles written         1" in finished.stdout

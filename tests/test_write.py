@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import apache_beam as beam
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from schemas import REJECTS, Table
+from tests.conftest import INGESTED_AT, fnapi_pipeline
+from transforms.rejects import reject
+from transforms.write import (
+    PublishOutput,
+    WriteTable,
+    partition_path,
+    partition_value,
+    staging_root,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "slug"),
+    [
+        ("economy", "economy"),
+        ("1987-03-02", "1987-03-02"),
+        ("../../etc", "etc"),
+        ("date=2020-01-01/x", "date-2020-01-01-x"),
+        ("", "unknown"),
+        ("Science & Tech", "science-tech"),
+    ],
+)
+def test_partition_values_are_one_safe_path_segment(value, slug):
+    assert partition_value(value) == slug
+
+
+def test_partition_path_follows_the_table_keys():
+    row = {"date": "2024-05-01", "topic": "../sport"}
+    assert partition_path(Table("t", REJECTS.schema, ("date", "topic")), row) == (
+        "date=2024-05-01/topic=sport"
+    )
+
+
+def rejects_for(inputs: list[str]) -> list[dict]:
+    return [
+        reject(input=name, stage="read", reason="empty_file", ingested_at=INGESTED_AT)
+        for name in inputs
+    ]
+
+
+def run_write(output: Path, rows: list[dict], mode: str, run_id: str) -> None:
+    staging = staging_root(str(output), run_id)
+    with fnapi_pipeline() as pipeline:
+        written = pipeline | beam.Create(rows) | WriteTable(REJECTS, staging, file_tag=run_id)
+        _ = written | PublishOutput((REJECTS,), str(output), staging, mode, INGESTED_AT, run_id)
+
+
+def read_inputs(output: Path) -> list[str]:
+    query = f"""
+        select input, date::varchar
+        from read_parquet('{output}/rejects/**/*.parquet', hive_partitioning=true)
+        order by input
+    """
+    return duckdb.sql(query).fetchall()
+
+
+def test_rows_land_in_hive_partitions_without_the_partition_column(tmp_path):
+    run_write(tmp_path, rejects_for(["a", "b"]), "overwrite", "run1")
+    files = list((tmp_path / "rejects").rglob("*.parquet"))
+    assert [f.parent.name for f in files] == ["date=2026-11-22"]
+    assert "date" not in pq.read_schema(files[0]).names
+    assert read_inputs(tmp_path) == [("a", "2026-11-22"), ("b", "2026-11-22")]
+    # Nothing of Beam's or of the staging is left beside the tables.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_staging", "rejects"]
+    assert not any((tmp_path / "_staging").iterdir())
+
+
+def test_overwrite_replaces_the_previous_run(tmp_path):
+    run_write(tmp_path, rejects_for(["old"]), "overwrite", "run1")
+    run_write(tmp_path, rejects_for(["new"]), "overwrite", "run2")
+    assert read_inputs(tmp_path) == [("new", "2026-11-22")]
+
+
+def test_append_adds_to_the_previous_run(tmp_path):
+    run_write(tmp_path, rejects_for(["old"]), "overwrite", "run1")
+    run_write(tmp_path, rejects_for(["new"]), "append", "run2")
+    assert read_inputs(tmp_path) == [("new", "2026-11-22"), ("old", "2026-11-22")]
+
+
+def test_an_empty_table_is_still_a_queryable_table(tmp_path):
+    run_write(tmp_path, [], "overwrite", "run1")
+    assert read_inputs(tmp_path) == []
