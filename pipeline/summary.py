@@ -39,13 +39,13 @@ class RunSummary:
             f"  rejects           {self.rejects:>8,}",
         ]
         lines += [
-            f"    {reason:<22}{count:>8,}"
+            f"    {reason:<34}{count:>8,}"
             for reason, count in sorted(self.rejects_by_reason.items())
         ]
         if self.stage_counts:
             lines.append("  per stage (Beam metrics)")
             lines += [
-                f"    {name:<22}{count:>8,}" for name, count in sorted(self.stage_counts.items())
+                f"    {name:<34}{count:>8,}" for name, count in sorted(self.stage_counts.items())
             ]
         lines.append(f"  tables            {output}/{{articles,claims,rejects}}/")
         return "\n".join(lines)
