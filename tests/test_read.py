@@ -137,7 +137,7 @@ def test_json_feed_items():
 def test_opml_lists_feed_locations():
     assert parse_opml((INPUTS / "feeds.opml").read_bytes()) == [
         "reuters-sample.xml",
-        "https://news.example.com/rss",
+        "http://127.0.0.1:9/rss",
         "missing/gone.xml",
     ]
 
@@ -218,10 +218,21 @@ def test_read_inputs_every_file_ends_as_items_or_rejects(tmp_path):
                     ("nav-only.html", "no_text"),
                     ("table.csv", "unsupported_kind"),
                     ("data.json", "not_a_feed"),
-                    ("feeds.opml", "network_input_unsupported"),
                     ("feeds.opml", "missing_input"),
                     ("big.txt", "too_large"),
                 ]
             ),
             label="rejects",
         )
+        # Feeds an OPML file lists by URL are handed on to the fetch stage.
+        assert_that(read["feed_urls"], equal_to(["http://127.0.0.1:9/rss"]), label="feed_urls")
+
+
+def test_feed_keeps_wire_ticker_symbols():
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><item>'
+        b"<title>ANZ SAYS</title><description>SYDNEY, April 13 - The ANZ Banking Group Ltd "
+        b"&lt;ANZA.S&gt; said cuts were needed.</description></item></channel></rss>"
+    )
+    _, (entry,) = parse_feed(feed)
+    assert "Ltd <ANZA.S> said" in entry["text"]

@@ -1,4 +1,4 @@
-from transforms.text import byline, html_to_text, is_furniture, unwrap_paragraphs
+from transforms.text import byline, html_to_text, is_furniture, looks_like_html, unwrap_paragraphs
 
 
 def test_site_furniture_lines_are_recognised():
@@ -69,3 +69,25 @@ def test_one_paragraph_per_line_text_is_left_alone():
         "According to Peskov, the discussions represent the first direct exchange of views.\n"
     )
     assert unwrap_paragraphs(scraped).count("\n") == 1
+
+
+def test_a_short_wrapped_paragraph_in_wire_copy_is_joined_too():
+    wire = (
+        "BUENOS AIRES, March 4 - Central Bank director Daniel Marx\n"
+        "said Argentina's creditor banks were divided on the country's\n"
+        "request for rescheduling its foreign debt.\n"
+        '    Marx said the talks should not drag on. "If Venezuela and\n'
+        "Mexico have concluded their negotiations, we want to end (ours)\n"
+        'in a reasonable manner and as soon as possible," he said.\n'
+    )
+    assert unwrap_paragraphs(wire).split("\n")[1] == (
+        'Marx said the talks should not drag on. "If Venezuela and Mexico have concluded their '
+        'negotiations, we want to end (ours) in a reasonable manner and as soon as possible," he '
+        "said."
+    )
+
+
+def test_wire_ticker_symbols_are_text_not_html():
+    assert not looks_like_html("the ANZ Banking Group Ltd <ANZA.S> said.")
+    assert looks_like_html("<p>A paragraph</p>")
+    assert looks_like_html("Fish &amp; chips")

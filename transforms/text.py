@@ -79,8 +79,15 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "em
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_TAG = re.compile(r"<[a-zA-Z!/][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
-_SENTENCE_END = (".", "!", "?", ":", '"', "'", "”", "’", ")")
+# Real HTML tags or entities; wire copy has "<ANZA.S>" ticker symbols that are text, not tags.
+_TAG = re.compile(
+    r"</?(?:p|br|div|span|a|b|i|u|em|strong|ul|ol|li|h[1-6]|blockquote|img|table|tr|td|th|pre|code"
+    r"|figure|figcaption|section|article|header|footer|small|sup|sub|hr|iframe|script|style)\b[^>]*>"
+    r"|<!--|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);",
+    re.IGNORECASE,
+)
+# A closing bracket is no sentence end: wire copy wraps after "(ours)" mid-sentence.
+_SENTENCE_END = (".", "!", "?", ":", '"', "'", "”", "’")
 
 
 def is_furniture(line: str) -> bool:
@@ -139,9 +146,9 @@ def _collect_text(element: lxml.html.HtmlElement, parts: list[str]) -> None:
 def unwrap_paragraphs(text: str) -> str:
     """Plain text, possibly hard-wrapped (wire copy), to one paragraph per line.
 
-    A paragraph ends at a blank line or at an indented line (wire style). Within a paragraph, lines
-    are joined when they look hard-wrapped: short, similar widths, mostly not ending a sentence.
-    Otherwise each line stays its own paragraph (scraped pages put one paragraph on each line).
+    A paragraph ends at a blank line or at an indented line (wire style). When the document looks
+    hard-wrapped (short lines of similar width), the lines of each paragraph are joined; otherwise
+    each line stays its own paragraph (scraped pages put one paragraph on each line).
     """
     paragraphs: list[list[str]] = [[]]
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -149,24 +156,23 @@ def unwrap_paragraphs(text: str) -> str:
             paragraphs.append([])
         if raw.strip():
             paragraphs[-1].append(raw.strip())
-    out: list[str] = []
-    for lines in paragraphs:
-        if not lines:
-            continue
-        if _hard_wrapped(lines):
-            out.append(" ".join(lines))
-        else:
-            out.extend(lines)
-    return "\n".join(clean_line(line) for line in out if clean_line(line))
+    paragraphs = [lines for lines in paragraphs if lines]
+    joined = _hard_wrapped(paragraphs)
+    if joined:
+        out = [" ".join(lines) for lines in paragraphs]
+    else:
+        out = [line for lines in paragraphs for line in lines]
+    return "\n".join(line for line in map(clean_line, out) if line)
 
 
-def _hard_wrapped(lines: list[str]) -> bool:
-    if len(lines) < 2:
+def _hard_wrapped(paragraphs: list[list[str]]) -> bool:
+    """True when the lines that wrap (all but each paragraph's last) are short and of like width."""
+    wrapping = [line for lines in paragraphs for line in lines[:-1]]
+    if not wrapping:
         return False
-    body = lines[:-1]
-    widest = max(len(line) for line in lines)
+    widest = max(len(line) for lines in paragraphs for line in lines)
     if widest > 100:
         return False
-    wide = sum(len(line) >= 0.6 * widest for line in body)
-    ended = sum(line.endswith(_SENTENCE_END) for line in body)
-    return wide >= 0.6 * len(body) and ended < 0.5 * len(body)
+    wide = sum(len(line) >= 0.6 * widest for line in wrapping)
+    ended = sum(line.endswith(_SENTENCE_END) for line in wrapping)
+    return wide >= 0.8 * len(wrapping) and ended <= 0.5 * len(wrapping)

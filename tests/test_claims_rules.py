@@ -1,0 +1,302 @@
+"""Each claim rule on a sentence from the wild (the seed articles and Reuters-21578 stories)."""
+
+from __future__ import annotations
+
+import pytest
+
+from transforms.claims import extract_claims
+from transforms.claims_cluster import Signature, matches, numbers_agree
+from transforms.claims_features import checkworthiness, direction, hedged, negated, numbers
+from transforms.claims_text import dateline_end, sentences
+
+
+def article(text: str, article_id: str = "a1") -> dict:
+    return {
+        "article_id": article_id,
+        "cluster_id": article_id,
+        "is_duplicate": False,
+        "text": text,
+        "source": None,
+        "url": None,
+        "date": "2025-11-28",
+        "topic": "politics",
+    }
+
+
+def claims(text: str) -> list[dict]:
+    return extract_claims(article(text))
+
+
+# --- sentences and quotes -------------------------------------------------------------------------
+
+
+def test_dateline_is_not_part_of_the_first_sentence():
+    text = "WELLINGTON, March 2 - An earthquake measuring 6.5 on the Richter scale caused damage."
+    assert text[dateline_end(text) :].startswith("An earthquake")
+    assert dateline_end("U.S. President Donald Trump said the talks went well.") == 0
+
+
+def test_abbreviations_do_not_split_sentences():
+    text = "State outlets said Mr. Putin reiterated his demand. The U.S. side had asked Russia."
+    assert [s.text for s in sentences(text)] == [
+        "State outlets said Mr. Putin reiterated his demand.",
+        "The U.S. side had asked Russia.",
+    ]
+
+
+def test_multi_sentence_quote_stays_one_unit():
+    text = (
+        "“Work is currently being carried out at the working, expert level. It is precisely at the "
+        "expert level that certain results must be achieved,” he explained."
+    )
+    assert len(sentences(text)) == 1
+
+
+def test_headings_furniture_questions_and_calls_to_action_are_not_claims():
+    text = (
+        "Kremlin Says It Is Encouraged By U.S. Talks, Ready To Negotiate Further\n\n"
+        "0 Comments\n\nWhat’s Next for Peace Efforts?\n\n"
+        "Will Moscow accept the plan, officials asked?\n\n"
+        "Subscribe to our newsletter for daily updates from Moscow."
+    )
+    assert claims(text) == []
+
+
+def test_paragraph_cut_mid_sentence_is_rejoined():
+    # Reuters 1625: the reader split a hard-wrapped quote into three "paragraphs".
+    text = (
+        'Marx said the talks should not drag on. "If Venezuela and\n\nMexico have concluded their '
+        'negotiations, we want to end (ours)\n\nin a reasonable manner and as soon as possible," '
+        "he said."
+    )
+    rows = [r for r in claims(text) if r["claim_type"] == "direct_quote"]
+    assert len(rows) == 1
+    assert rows[0]["quote"].startswith("If Venezuela and\n\nMexico")
+
+
+# --- attribution ----------------------------------------------------------------------------------
+
+
+def test_quote_with_pronoun_resolves_to_full_name_and_role():
+    text = (
+        "Speaking to reporters, Kremlin spokesman Dmitry Peskov described the consultations as a "
+        "normal working process.\n\n"
+        "“This kind of direct exchange of views took place for the first time yesterday,” he noted."
+    )
+    quote = next(r for r in claims(text) if r["claim_type"] == "direct_quote")
+    assert quote["speaker"] == "Dmitry Peskov"
+    assert quote["speaker_role"] == "Kremlin spokesman"
+    assert quote["cue"] == "noted"
+    assert quote["text"].endswith("Dmitry Peskov noted.")
+
+
+def test_surname_alone_resolves_to_the_name_as_first_given():
+    text = (
+        "Kremlin spokesman Dmitry Peskov said the talks were useful.\n\n"
+        "According to Peskov, the discussions represent the first direct exchange of views."
+    )
+    rows = claims(text)
+    assert [r["speaker"] for r in rows] == ["Dmitry Peskov", "Dmitry Peskov"]
+    assert rows[1]["cue"] == "according to"
+
+
+def test_segment_after_said_keeps_the_speaker():
+    text = (
+        "“Some things were accepted, and some things were marked as unacceptable,” Peskov said. "
+        "“This is a normal working process—the search for compromise.”"
+    )
+    rows = claims(text)
+    assert [(r["claim_type"], r["speaker"]) for r in rows] == [
+        ("direct_quote", "Peskov"),
+        ("direct_quote", "Peskov"),
+    ]
+    assert rows[1]["quote"] == "This is a normal working process—the search for compromise."
+    assert rows[1]["text"].startswith("Peskov said: “This is")
+
+
+def test_organisations_speak():
+    rows = claims("The Kremlin has confirmed that President Vladimir Putin has accepted the plan.")
+    assert (rows[0]["claim_type"], rows[0]["speaker"], rows[0]["cue"]) == (
+        "reported_speech",
+        "Kremlin",
+        "confirmed",
+    )
+
+
+def test_group_speaker_after_clause():
+    rows = claims(
+        "Manila also hopes to tack on another 5.8 billion dlrs to any new agreement, "
+        "central bank officials said."
+    )
+    assert rows[0]["speaker"] == "central bank officials"
+
+
+def test_participle_cue_belongs_to_the_subject():
+    rows = claims(
+        "Trump described negotiations as “not easy” but expressed optimism, saying, "
+        "“We’re getting close to a deal.”"
+    )
+    quotes = [r for r in rows if r["claim_type"] == "direct_quote"]
+    assert [(q["quote"], q["speaker"], q["cue"]) for q in quotes] == [
+        ("We’re getting close to a deal.", "Trump", "saying")
+    ]
+
+
+def test_scare_quotes_are_not_direct_quotes():
+    rows = claims("Peskov underscored that Russia does not support “megaphone diplomacy,” a term.")
+    assert [r["claim_type"] for r in rows] == ["reported_speech"]
+    assert rows[0]["quote"] is None
+
+
+def test_two_speakers_in_one_sentence_get_their_own_clause():
+    rows = claims(
+        "While Kyiv claimed earlier this month that only a small Russian contingent was inside the "
+        "city, Putin said Kupyansk was already “almost entirely in Russian hands” by November 4."
+    )
+    assert [(r["claim_type"], r["speaker"]) for r in rows] == [
+        ("reported_speech", "Kyiv"),
+        ("direct_quote", "Putin"),
+    ]
+    assert rows[0]["text"].startswith("Kyiv claimed earlier this month")
+
+
+def test_report_inside_a_report_belongs_to_the_outer_speaker():
+    rows = claims("Russian state outlets said Mr. Putin reiterated his demand for Donbas.")
+    assert [r["speaker"] for r in rows] == ["Russian state outlets"]
+
+
+def test_negated_and_passive_cues_are_not_attributions():
+    rows = claims(
+        "However, the Kremlin spokesman did not specify which elements were welcomed. "
+        "No deaths were reported but one man was admitted to hospital in serious condition."
+    )
+    assert all(r["claim_type"] != "reported_speech" for r in rows)
+
+
+def test_appositive_names_the_role():
+    rows = claims(
+        "Jim Townsend, senior fellow at the Center for a New American Security, warned that "
+        "Russia may be using delay tactics."
+    )
+    assert rows[0]["speaker"] == "Jim Townsend"
+    assert rows[0]["speaker_role"] == "senior fellow at the Center for a New American Security"
+    assert rows[0]["hedged"] is True
+
+
+def test_definite_description_resolves_to_the_person():
+    text = (
+        "U.S. Agriculture Secretary Richard Lyng said a marketing loan would serve no purpose.\n\n"
+        "However, the USDA secretary said that a loan might be appropriate later."
+    )
+    assert [r["speaker"] for r in claims(text)] == ["Richard Lyng", "Richard Lyng"]
+
+
+def test_the_company_resolves_to_the_organisation_named_before():
+    text = (
+        "SYDNEY, April 13 - Cuts would be insufficient, the ANZ Banking Group Ltd said.\n\n"
+        "The political climate meant a continued over-reliance on monetary policy, ANZ said."
+    )
+    assert [r["speaker"] for r in claims(text)] == ["ANZ Banking Group Ltd"] * 2
+
+
+def test_quoted_as_saying():
+    rows = claims(
+        "In a despatch from Washington, Reuters quoted the official as saying Manila's plan was "
+        "consistent with the strategy."
+    )
+    assert (rows[0]["speaker"], rows[0]["cue"]) == ("official", "quoted as saying")
+
+
+# --- numbers, hedging, polarity, checkworthiness --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The country has foreign debt totalling 27.8 billion dlrs.", [(27.8e9, "USD")]),
+        (
+            "Ongpin wants 5/8 point over the rate, hovering around 6-1/2 pct.",
+            [(0.625, "point"), (6.5, "percent")],
+        ),
+        ("Trump has promoted a 28-point plan.", [(28.0, "point")]),
+        (
+            "Strikes killed at least six people and injured 13 others.",
+            [(6.0, "person"), (13.0, "person")],
+        ),
+        ("Whakatane has about 16,000 people.", [(16000.0, "person")]),
+        ("Kupyansk fell by November 4 after talks in 2025.", []),
+    ],
+)
+def test_numbers_with_units(sentence, expected):
+    found = numbers(sentence)
+    assert [n["unit"] for n in found] == [unit for _, unit in expected]
+    assert [n["value"] for n in found] == pytest.approx([value for value, _ in expected])
+
+
+def test_hedging_negation_direction():
+    assert hedged("Russian officials reportedly identified elements.")
+    assert not hedged("Russia accepted the plan.")
+    assert negated("the U.S. plan was not rejected as a whole")
+    assert not negated("officials accepted some, but not all, elements")
+    assert direction("unemployment rose to 4.4%") == "up"
+    assert direction("unemployment fell to 4.4%") == "down"
+
+
+def test_checkworthiness_prefers_numbers_and_named_sources_over_hedged_opinion():
+    stat = checkworthiness(
+        "statistic",
+        [{"value": 6.0}],
+        None,
+        [{"name": "Kyiv"}],
+        False,
+        "Strikes in Kyiv killed at least six people.",
+    )
+    opinion = checkworthiness("direct_quote", [], "person", [], True, "We appreciate it, maybe.")
+    assert 0.0 <= opinion < stat <= 1.0
+
+
+# --- claim matching -------------------------------------------------------------------------------
+
+
+def _sig(claim_id: str, article_id: str, terms: str, **kw) -> Signature:
+    return Signature(
+        claim_id=claim_id,
+        article_id=article_id,
+        source=article_id,
+        claim_key=terms,
+        affiliation=kw.get("affiliation", ()),
+        negated=kw.get("negated", False),
+        direction=kw.get("direction", ""),
+        numbers=kw.get("numbers", ()),
+        entities=kw.get("entities", ()),
+        terms=tuple(sorted(terms.split())),
+    )
+
+
+def test_numbers_and_negation_must_agree_for_a_match():
+    rose = _sig("1", "a", "unemployment rate month", direction="up", numbers=((4.4, "percent"),))
+    fell = _sig("2", "b", "unemployment rate month", direction="down", numbers=((4.4, "percent"),))
+    other = _sig("3", "c", "unemployment rate month", direction="up", numbers=((4.5, "percent"),))
+    same = _sig("4", "d", "unemployment rate month", direction="up", numbers=((4.4, "percent"),))
+    denied = _sig(
+        "5",
+        "e",
+        "unemployment rate month",
+        direction="up",
+        negated=True,
+        numbers=((4.4, "percent"),),
+    )
+    assert matches(rose, same)
+    assert not matches(rose, fell)
+    assert not matches(rose, other)
+    assert not matches(rose, denied)
+    assert numbers_agree(((4.4, "percent"),), ())
+    assert not numbers_agree(((4.4, "percent"),), ((4.5, "percent"),))
+
+
+def test_speakers_must_be_compatible():
+    kremlin = _sig("1", "a", "accept element plan settlement", affiliation=("russia",))
+    peskov = _sig("2", "b", "accept element plan settlement", affiliation=("peskov", "russia"))
+    kyiv = _sig("3", "c", "accept element plan settlement", affiliation=("ukraine",))
+    assert matches(kremlin, peskov)
+    assert not matches(kremlin, kyiv)

@@ -1,0 +1,328 @@
+"""What a claim asserts: its numbers, named entities, hedging, polarity and checkworthiness.
+
+Numbers: digits ("16,000", "27.8", "15-1/2", "7/8"), number words ("six", "dozens") and compounds
+("28-point", "four-year"), scaled ("27.8 billion dlrs" -> 2.78e10) and given a canonical unit from
+the lexicon, else the noun that follows ("six people" -> person, "three quakes" -> quakes).
+Years standing alone ("in 1985"), dates ("November 4", "March 2"), times and ordinals are not
+quantities and are left out.
+
+Checkworthiness (documented basis, a sum clipped to [0, 1]):
+  0.35 base
+  +0.25 the claim states a quantity (statistic) — numbers are what fact-checkers verify first
+  +0.15 it names an accountable source: a named person or organisation as speaker
+  +0.10 it names at least one person, organisation or place — a checkable referent
+  +0.10 it reports a concrete event or change (direction words, casualty/accept/reject verbs)
+  -0.20 it is hedged ("may", "reportedly") — weaker, often unverifiable
+  -0.20 it is opinion or intent only ("we appreciate", "we are ready", "hope") — not a fact
+  -0.10 it is short (under 8 words) — too little content to verify
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from transforms.claims_lexicon import (
+    DEMONYMS,
+    DIRECTION_DOWN,
+    DIRECTION_UP,
+    HEDGES,
+    KNOWN_ORGS,
+    METONYMS,
+    MONTHS,
+    MULTIWORD_PLACES,
+    NEGATORS,
+    NON_NEGATING_PHRASES,
+    NOT_NAMES,
+    NUMBER_WORDS,
+    ORG_WORDS,
+    PLACE_ALIASES,
+    PLACES,
+    ROLE_HEADS,
+    SCALES,
+    STOPWORDS,
+    SYNONYMS,
+    UNITS,
+    YEAR_RANGE,
+)
+
+_NUMBER_WORDS_ALTERNATION = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+_NUMBER = re.compile(
+    r"""(?<![\w.,/-])
+    (?P<currency>[$£€¥])?
+    (?P<num>
+        \d{1,3}(?:,\d{3})+(?:\.\d+)?      # 16,000  1,234.5
+      | \d+-\d+/\d+                       # 15-1/2
+      | \d+/\d+                           # 7/8
+      | \d+(?:\.\d+)?                     # 27.8  28
+      | (?:"""
+    + _NUMBER_WORDS_ALTERNATION
+    + r""")                               # six, dozens
+    )
+    (?P<suffix>-[a-z]+)?                  # 28-point, four-year
+    (?![\w/])""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z%$£€¥][\w%-]*|%")
+_HEDGE = re.compile(r"\b(?:" + "|".join(re.escape(h) for h in HEDGES) + r")\b", re.IGNORECASE)
+_OPINION = re.compile(
+    r"\b(?:appreciate|welcome|hope|hopes|hoped|wish|ready to|willing to|believe|believes|think|"
+    r"thinks|feel|feels|gratitude|optimism|optimistic|pessimistic|concern(?:ed)?|should|must)\b",
+    re.IGNORECASE,
+)
+_EVENT = re.compile(
+    r"\b(?:killed|wounded|injured|died|dead|accepted|rejected|agreed|signed|approved|launched|"
+    r"attacked|captured|seized|arrested|elected|announced|cut|raised|lowered)\b",
+    re.IGNORECASE,
+)
+_CAP_RUN = re.compile(
+    r"(?:[A-Z][\w’'&.-]*|(?:[A-Z]\.){2,})(?:\s+(?:(?:of|for|the|de|and|&)\s+)?(?:[A-Z][\w’'&.-]*|(?:[A-Z]\.){2,}))*"
+)
+_CONTENT_WORD = re.compile(r"[a-z][a-z’'.-]*[a-z]|[a-z]")
+
+
+def _parse_value(num: str) -> float | None:
+    low = num.lower()
+    if low in NUMBER_WORDS:
+        return float(NUMBER_WORDS[low])
+    if "/" in num:
+        whole, _, frac = num.partition("-") if "-" in num else ("0", "", num)
+        top, _, bottom = frac.partition("/")
+        if not bottom or float(bottom) == 0:
+            return None
+        return float(whole) + float(top) / float(bottom)
+    return float(num.replace(",", ""))
+
+
+def numbers(text: str) -> list[dict]:
+    """Quantities stated in the text: value (scaled), canonical unit, original text."""
+    out: list[dict] = []
+    for match in _NUMBER.finditer(text):
+        num = match.group("num")
+        value = _parse_value(num)
+        if value is None:
+            continue
+        before = text[max(0, match.start() - 12) : match.start()].split()
+        previous = before[-1].lower().strip(".,") if before else ""
+        end = match.end()
+        after = _WORD.findall(text[end : end + 50])[:4]
+        next_words = [w.lower().rstrip(".,;:") for w in after]
+        unit: str | None = None
+        scale = 1.0
+        suffix = match.group("suffix")
+        if match.group("currency"):
+            unit = UNITS[match.group("currency")]
+        if suffix:
+            unit = UNITS.get(suffix[1:].lower(), suffix[1:].lower())
+        else:
+            if (
+                next_words
+                and next_words[0] in SCALES
+                and not (next_words[0] == "m" and unit is None)
+            ):
+                scale = SCALES[next_words[0]]
+                next_words = next_words[1:]
+                end = end + text[end:].lower().find(after[0].lower()) + len(after[0])
+                after = after[1:]
+            if next_words and unit is None:
+                unit = _unit(next_words, after)
+        if unit is None and text[end : end + 1] == "%":
+            unit = "percent"
+        if _is_date_or_year(num, value, previous, next_words, unit, scale, match.group("currency")):
+            continue
+        if num.lower() in NUMBER_WORDS and unit is None:
+            continue  # "two of them": a number word with no unit is not a quantity
+        raw_end = _extend_raw(text, match.end(), scale, unit)
+        out.append(
+            {
+                "value": value * scale,
+                "unit": unit,
+                "text": text[match.start() : raw_end],
+            }
+        )
+    return out
+
+
+def _unit(next_words: list[str], after: list[str]) -> str | None:
+    """The unit after a number: a lexicon unit within two words, else the first plain noun after
+    any capitalised modifiers ("two American mediators" -> mediators)."""
+    word = next_words[0]
+    if word == "per" and len(next_words) > 1 and next_words[1] == "cent":
+        return "percent"
+    if word == "percentage":
+        return "percentage point"
+    if word in UNITS:
+        return UNITS[word]
+    if len(next_words) > 1 and next_words[1] in UNITS and next_words[1] != "per":
+        return UNITS[next_words[1]]
+    for low, raw in zip(next_words, after, strict=False):
+        if raw[:1].isupper() or low in DEMONYMS or len(low) == 1:
+            continue
+        if low.isalpha() and low not in STOPWORDS and low not in MONTHS:
+            return low
+        break
+    return None
+
+
+def _extend_raw(text: str, end: int, scale: float, unit: str | None) -> int:
+    """The original text of the quantity: number, scale word and unit word."""
+    words = 0
+    limit = (1 if scale != 1.0 else 0) + (1 if unit else 0)
+    position = end
+    while words < limit:
+        match = _WORD.search(text, position, position + 30)
+        if match is None or text[position : match.start()].strip() not in ("",):
+            break
+        position = match.end()
+        words += 1
+    return position
+
+
+def _is_date_or_year(
+    num: str,
+    value: float,
+    previous: str,
+    next_words: list[str],
+    unit: str | None,
+    scale: float,
+    currency: str | None,
+) -> bool:
+    if currency or scale != 1.0:
+        return False
+    if previous in MONTHS or (next_words and next_words[0] in MONTHS):
+        return True  # "November 4", "4 November"
+    is_int = num.isdigit()
+    if is_int and YEAR_RANGE[0] <= value <= YEAR_RANGE[1] and len(num) == 4:
+        return unit is None or unit not in UNITS.values()
+    return False
+
+
+def hedged(text: str) -> bool:
+    return bool(_HEDGE.search(text))
+
+
+def negated(text: str) -> bool:
+    """Whether the claim is negated ("did not", "no"), ignoring quantifiers such as "not all"."""
+    low = text.lower()
+    for phrase in NON_NEGATING_PHRASES:
+        low = low.replace(phrase, " ")
+    low = low.replace("n’t", " n't").replace("n't", " n't")
+    return any(word in NEGATORS for word in re.findall(r"[a-z']+", low))
+
+
+def direction(text: str) -> str:
+    """'up', 'down' or '' from the change words the claim uses."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    up, down = bool(words & DIRECTION_UP), bool(words & DIRECTION_DOWN)
+    return "up" if up and not down else "down" if down and not up else ""
+
+
+def entities(text: str, people: list[str], speaker: dict | None = None) -> list[dict]:
+    """People, organisations and places named in the text, in order of first mention."""
+    found: dict[str, str] = {}
+    if speaker and speaker.get("kind") in ("person", "organization", "place"):
+        found[speaker["name"]] = speaker["kind"]
+    surnames = {name.split()[-1]: name for name in people}
+    for match in _CAP_RUN.finditer(text):
+        for name, kind in _classify_run(match.group(), surnames, set(people)):
+            found.setdefault(name, kind)
+    return [{"name": name, "kind": kind} for name, kind in found.items()]
+
+
+def _classify_run(run: str, surnames: dict[str, str], people: set[str]) -> list[tuple[str, str]]:
+    words = [w.rstrip(".,") if not re.fullmatch(r"(?:[A-Z]\.)+", w) else w for w in run.split()]
+    words = [w[:-2] if w.endswith(("’s", "'s")) else w for w in words]
+    while words and (words[0].lower() in NOT_NAMES or words[0].lower() in ("the", "of", "and")):
+        words = words[1:]
+    while words and words[-1].lower() in ("of", "for", "the", "and", "&", "de"):
+        words = words[:-1]
+    if not words:
+        return []
+    joined = " ".join(words)
+    low = joined.lower()
+    # A run holding a known person ("Kremlin spokesman Dmitry Peskov"): the person only.
+    for name in people:
+        if name in joined:
+            return [(name, "person")]
+    if (
+        words[-1] in surnames
+        and all(w.lower() in ROLE_HEADS or w.lower() in DEMONYMS or w[:1].isupper() for w in words)
+        and (
+            len(words) == 1
+            or words[-2].lower() in ROLE_HEADS
+            or words[-2].lower() in ("mr", "mrs", "ms", "dr", "mr.", "mrs.", "ms.", "dr.")
+        )
+    ):
+        return [(surnames[words[-1]], "person")]
+    if low in PLACE_ALIASES:
+        return [(PLACE_ALIASES[low], "place")]
+    if low in MULTIWORD_PLACES:
+        return [(joined, "place")]
+    lows = [w.lower().strip(".") for w in words]
+    if any(w in ORG_WORDS or w in KNOWN_ORGS for w in lows) or (
+        len(words) == 1
+        and words[0].isupper()
+        and 2 <= len(words[0]) <= 6
+        and low not in PLACE_ALIASES
+    ):
+        return [(joined, "organization")]
+    if len(words) == 1 and low in PLACES:
+        return [(joined, "place")]
+    # Demonym-led runs ("Russian Deputy Foreign Minister"): no entity of their own.
+    places = [w for w in words if w.lower() in PLACES or w.lower() in PLACE_ALIASES]
+    return [(PLACE_ALIASES.get(w.lower(), w), "place") for w in places]
+
+
+def checkworthiness(
+    claim_type: str,
+    nums: list[dict],
+    speaker_kind: str | None,
+    ents: list[dict],
+    is_hedged: bool,
+    text: str,
+) -> float:
+    """Score in [0, 1]; see the module docstring for the basis."""
+    score = 0.35
+    if nums:
+        score += 0.25
+    if speaker_kind in ("person", "organization"):
+        score += 0.15
+    if ents:
+        score += 0.10
+    if direction(text) or _EVENT.search(text):
+        score += 0.10
+    if is_hedged:
+        score -= 0.20
+    if _OPINION.search(text) and not nums:
+        score -= 0.20
+    if len(text.split()) < 8:
+        score -= 0.10
+    if claim_type == "assertion":
+        score -= 0.05
+    return round(min(1.0, max(0.0, score)), 3)
+
+
+def content_terms(text: str, names: Iterable[str] = ()) -> list[str]:
+    """Content words for matching: lower-cased, stop words, role words and the words of the named
+    entities out (entities are compared on their own), synonyms folded, crudely stemmed."""
+    excluded = {w.lower().strip(".,’'") for name in names for w in name.split()}
+    terms = set()
+    for word in _CONTENT_WORD.findall(text.lower().replace("’", "'")):
+        word = word.strip(".'-")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if not word or word in STOPWORDS or word.isdigit() or len(word) < 2:
+            continue
+        if word in excluded or word in ROLE_HEADS or word in DEMONYMS or word in PLACES:
+            continue
+        word = SYNONYMS.get(word, word)
+        word = METONYMS.get(word, DEMONYMS.get(word, word)).replace(" ", "")
+        terms.add(_stem(word))
+    return sorted(terms)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    return word
