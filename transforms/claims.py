@@ -20,7 +20,8 @@ Headings, captions, bylines, furniture, questions and calls to action yield noth
 
 Beam: ``ExtractClaims`` takes every article (duplicates are skipped: their canonical carries the
 claims), extracts, then clusters claims across articles with a GroupByKey on blocking keys and a
-single-key GroupByKey over the (few) matching pairs to form connected components.
+single-key GroupByKey over the (few) matching pairs to form connected components, handed back to
+the claims as a side input.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from transforms.claims_attribution import (
     update_focus,
 )
 from transforms.claims_cluster import (
+    Node,
     Signature,
     affiliation,
     block_keys,
@@ -544,45 +546,42 @@ class ExtractClaimsFn(beam.DoFn):
             yield source, claim
 
 
-def _keyed_signatures(pair: tuple[str, dict]) -> Iterable[tuple[str, Signature]]:
+def _keyed_signatures(pair: tuple[str, dict]) -> Iterable[tuple[str, tuple]]:
     sig = signature(*pair)
-    return [(key, sig) for key in block_keys(sig)]
+    # A plain tuple: Beam encodes primitives fast, while a NamedTuple would be pickled per key.
+    row = tuple(sig)
+    return [(key, row) for key in block_keys(sig)]
 
 
-def _matched_pairs(block: tuple[str, Iterable[Signature]]) -> Iterable[tuple[Signature, Signature]]:
-    return match_block(block[1])
+def _matched_pairs(block: tuple[str, Iterable[tuple]]) -> Iterable[tuple[Node, Node]]:
+    return match_block(Signature(*row) for row in block[1])
 
 
-def _apply_cluster(item: tuple[str, dict]) -> dict:
-    _, grouped = item
-    claim = dict(grouped["claims"][0])
-    assignment = list(grouped["clusters"])
-    if assignment:
-        claim["claim_cluster_id"], claim["corroboration"] = assignment[0]
-    return claim
+def _apply_cluster(claim: dict, clusters: dict[str, tuple[str, int]]) -> dict:
+    assigned = clusters.get(claim["claim_id"])
+    if assigned is None:
+        return claim
+    return {**claim, "claim_cluster_id": assigned[0], "corroboration": assigned[1]}
 
 
 class ClusterClaims(beam.PTransform):
     """(source, claim) pairs -> claims with claim_cluster_id and corroboration set."""
 
     def expand(self, pairs):
-        edges = (
+        clusters = (
             pairs
             | "BlockKeys" >> beam.FlatMap(_keyed_signatures)
             | "GroupBlocks" >> beam.GroupByKey()
             | "MatchPairs" >> beam.FlatMap(_matched_pairs)
-        )
-        clusters = (
-            edges
             | "OneGraph" >> beam.Map(lambda edge: ("graph", edge))
             | "GroupEdges" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda graph: components(graph[1]))
         )
-        claims = pairs | "ById" >> beam.Map(lambda pair: (pair[1]["claim_id"], pair[1]))
+        # Only claims that matched another are in `clusters` (few): a side input, not a join.
         return (
-            {"claims": claims, "clusters": clusters}
-            | "JoinClusters" >> beam.CoGroupByKey()
-            | "SetCluster" >> beam.Map(_apply_cluster)
+            pairs
+            | "Claims" >> beam.Map(lambda pair: pair[1])
+            | "SetCluster" >> beam.Map(_apply_cluster, clusters=beam.pvalue.AsDict(clusters))
         )
 
 

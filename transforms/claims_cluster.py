@@ -165,19 +165,22 @@ def matches(a: Signature, b: Signature) -> bool:
     return len(shared) >= MIN_SHARED and len(shared) >= MIN_CONTAINMENT * smaller
 
 
-def match_block(members: Iterable[Signature]) -> Iterable[tuple[Signature, Signature]]:
+# An end of a matched pair: (claim_id, source), all that clustering needs.
+Node = tuple[str, str]
+
+
+def match_block(members: Iterable[Signature]) -> Iterable[tuple[Node, Node]]:
     """Matching pairs within one block, each as (smaller claim_id, larger)."""
     ordered = sorted(set(members), key=lambda s: (s.claim_key, s.claim_id))
     window = len(ordered) if len(ordered) <= MAX_BLOCK else MAX_BLOCK_NEIGHBOURS
     for i, a in enumerate(ordered):
         for b in ordered[i + 1 : i + 1 + window]:
             if matches(a, b):
-                yield (a, b) if a.claim_id < b.claim_id else (b, a)
+                first, second = (a, b) if a.claim_id < b.claim_id else (b, a)
+                yield (first.claim_id, first.source), (second.claim_id, second.source)
 
 
-def components(
-    edges: Iterable[tuple[Signature, Signature]],
-) -> Iterable[tuple[str, tuple[str, int]]]:
+def components(edges: Iterable[tuple[Node, Node]]) -> Iterable[tuple[str, tuple[str, int]]]:
     """(claim_id, (claim_cluster_id, corroboration)) for every claim in a matched pair."""
     parent: dict[str, str] = {}
     source: dict[str, str] = {}
@@ -189,10 +192,10 @@ def components(
         return x
 
     for a, b in edges:
-        for sig in (a, b):
-            parent.setdefault(sig.claim_id, sig.claim_id)
-            source[sig.claim_id] = sig.source
-        ra, rb = find(a.claim_id), find(b.claim_id)
+        for claim_id, claim_source in (a, b):
+            parent.setdefault(claim_id, claim_id)
+            source[claim_id] = claim_source
+        ra, rb = find(a[0]), find(b[0])
         if ra != rb:
             # The smaller id is the root, so the root is the cluster's smallest claim_id.
             parent[max(ra, rb)] = min(ra, rb)
