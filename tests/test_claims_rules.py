@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from tests.conftest import PROJECT
 from transforms.claims import extract_claims
 from transforms.claims_cluster import Signature, matches, numbers_agree
 from transforms.claims_features import checkworthiness, direction, hedged, negated, numbers
@@ -300,3 +305,24 @@ def test_speakers_must_be_compatible():
     kyiv = _sig("3", "c", "accept element plan settlement", affiliation=("ukraine",))
     assert matches(kremlin, peskov)
     assert not matches(kremlin, kyiv)
+
+
+def test_of_two_known_people_in_one_name_run_the_first_named_wins_in_any_process():
+    """Set order changes with PYTHONHASHSEED (seeds 0 and 1 disagree): entities must not."""
+    probe = (
+        "from transforms.claims_features import entities; "
+        "print(entities('Japanese Prime Minister Yasuhiro Nakasone and President Reagan met.', "
+        "['Reagan', 'Yasuhiro Nakasone']))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(PROJECT)},
+        ).stdout
+        for seed in ("0", "1", "2", "3")
+    }
+    assert len(outputs) == 1
+    assert "Yasuhiro Nakasone" in outputs.pop().split("}")[0]

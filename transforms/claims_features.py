@@ -224,12 +224,12 @@ def entities(text: str, people: list[str], speaker: dict | None = None) -> list[
         found[speaker["name"]] = speaker["kind"]
     surnames = {name.split()[-1]: name for name in people}
     for match in _CAP_RUN.finditer(text):
-        for name, kind in _classify_run(match.group(), surnames, set(people)):
+        for name, kind in _classify_run(match.group(), surnames, people):
             found.setdefault(name, kind)
     return [{"name": name, "kind": kind} for name, kind in found.items()]
 
 
-def _classify_run(run: str, surnames: dict[str, str], people: set[str]) -> list[tuple[str, str]]:
+def _classify_run(run: str, surnames: dict[str, str], people: list[str]) -> list[tuple[str, str]]:
     words = [w.rstrip(".,") if not re.fullmatch(r"(?:[A-Z]\.)+", w) else w for w in run.split()]
     words = [w[:-2] if w.endswith(("’s", "'s")) else w for w in words]
     while words and (words[0].lower() in NOT_NAMES or words[0].lower() in ("the", "of", "and")):
@@ -240,10 +240,11 @@ def _classify_run(run: str, surnames: dict[str, str], people: set[str]) -> list[
         return []
     joined = " ".join(words)
     low = joined.lower()
-    # A run holding a known person ("Kremlin spokesman Dmitry Peskov"): the person only.
-    for name in people:
-        if name in joined:
-            return [(name, "person")]
+    # A run holding a known person ("Kremlin spokesman Dmitry Peskov"): the person only; of two,
+    # the one named first (never set order, which changes from one process to the next).
+    named = [(joined.find(name), name) for name in people if name in joined]
+    if named:
+        return [(min(named)[1], "person")]
     if (
         words[-1] in surnames
         and all(w.lower() in ROLE_HEADS or w.lower() in DEMONYMS or w[:1].isupper() for w in words)
