@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -12,11 +13,18 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PrismRunnerOptions,
+    StandardOptions,
+    TestOptions,
+)
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from pipeline.graph import RunPlan, build_pipeline
-from pipeline.options import DedupOptions, WirestreamOptions
+from pipeline.options import DedupOptions, FetchOptions, StreamingOptions, WirestreamOptions
+from pipeline.progress import ProgressReporter
+from pipeline.streaming import build_streaming_pipeline, check_streaming, finish_streaming_output
 from pipeline.summary import summarize
 from transforms.read import input_matches_anything
 from transforms.write import STAGING_DIR
@@ -24,7 +32,7 @@ from transforms.write import STAGING_DIR
 # The project's seed articles, the default input when running from a checkout.
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
-_OUR_OPTIONS = (WirestreamOptions, DedupOptions)
+_OUR_OPTIONS = (WirestreamOptions, DedupOptions, FetchOptions, StreamingOptions)
 _BEAM_EPILOG = """\
 Every Apache Beam pipeline option passes through, for example:
   --runner=FlinkRunner --flink_master=HOST:PORT     run on Flink
@@ -75,11 +83,23 @@ def make_runner(options: PipelineOptions):
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "FnApiRunner"):
         return FnApiRunner()
+    prism = options.view_as(PrismRunnerOptions)
+    if str(runner).endswith("PrismRunner") and not prism.prism_location:
+        raise UsageError(
+            "--runner=PrismRunner needs --prism_location=PATH to a Prism binary (build one with "
+            ".ci/prism); without it Beam would download one"
+        )
     return runner
 
 
-def check_inputs(plan: RunPlan) -> None:
-    for pattern in plan.patterns:
+def check_inputs(plan: RunPlan, streaming: bool, local_runner: bool) -> None:
+    if streaming:
+        try:
+            check_streaming(plan, local_runner)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+        return
+    for pattern in plan.file_patterns:
         if not input_matches_anything(pattern):
             raise UsageError(f"--input {pattern} matches no file")
 
@@ -94,7 +114,18 @@ def check_output_writable(plan: RunPlan) -> None:
         raise OutputError(f"cannot write to {plan.output}: {error}") from error
 
 
-def run(flags: Sequence[str]) -> int:
+def progress_interval(options: PipelineOptions, runner) -> float:
+    """Seconds between progress lines: local batch runs only (remote runners have their own UIs)."""
+    if not isinstance(runner, FnApiRunner) or options.view_as(StandardOptions).streaming:
+        return 0.0
+    return max(options.view_as(WirestreamOptions).progress_interval, 0.0)
+
+
+def prepare(flags: Sequence[str], progress: str | None = None) -> tuple[beam.Pipeline, RunPlan]:
+    """Check the flags, inputs and OUTPUT, and build the pipeline without running it.
+
+    ``progress``: a local folder for the running counts of the progress lines.
+    """
     unknown = unknown_beam_flags(flags)
     if unknown:
         raise UsageError(f"unknown option(s): {' '.join(unknown)}")
@@ -102,14 +133,35 @@ def run(flags: Sequence[str]) -> int:
     if not options.view_as(WirestreamOptions).inputs and not SEEDS.is_dir():
         raise UsageError("no --input given and there is no seeds/ folder beside the package")
     plan = RunPlan.from_options(options, default_inputs=[str(SEEDS)])
-    check_inputs(plan)
-    check_output_writable(plan)
+    streaming = bool(options.view_as(StandardOptions).streaming)
+    runner = make_runner(options)
+    check_inputs(plan, streaming, local_runner=isinstance(runner, FnApiRunner))
+    if not options.view_as(TestOptions).dry_run:  # a dry run writes nothing
+        check_output_writable(plan)
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    interval = progress_interval(options, runner)
+    if streaming:
+        build_streaming_pipeline(pipeline, plan)
+    else:
+        build_pipeline(pipeline, plan, (progress, interval) if progress and interval else None)
+    return pipeline, plan
 
+
+def run(flags: Sequence[str]) -> int:
     started = time.monotonic()
-    pipeline = beam.Pipeline(runner=make_runner(options), options=options)
-    build_pipeline(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with tempfile.TemporaryDirectory(prefix="wirestream-progress-") as progress:
+        pipeline, plan = prepare(flags, progress)
+        standard = pipeline.options.view_as(StandardOptions)
+        with ProgressReporter(progress, progress_interval(pipeline.options, pipeline.runner)):
+            result = pipeline.run()
+            if not standard.no_wait_until_finish:
+                result.wait_until_finish()
+    if standard.no_wait_until_finish:
+        # A launcher (a Dataflow Flex Template, say) submits the job and leaves it running.
+        print(f"wirestream: job submitted; its tables appear under {plan.output}/ when it ends")
+        return 0
+    if standard.streaming:
+        finish_streaming_output(plan)
     elapsed = time.monotonic() - started
     print(summarize(plan.output, plan.file_tag, result).render(plan.output, elapsed))
     return 0
@@ -131,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputError as error:
         print(f"wirestream: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Tables only ever receive complete files; what was in flight stays under _staging/.
+        print("wirestream: interrupted; the tables hold only complete files", file=sys.stderr)
+        return 130
     return 2
 
 

@@ -8,14 +8,18 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from transforms.claims import ExtractClaims
-from transforms.dedup import Deduplicate, DedupParams
 
+from pipeline import progress as progress_counts
 from pipeline.options import WirestreamOptions
 from schemas import ARTICLES, CLAIMS, REJECTS
+from transforms.claims import ExtractClaims
+from transforms.dedup import Deduplicate, DedupParams
+from transforms.fetch import FetchInputs, FetchPolicy
 from transforms.normalize import Normalize
-from transforms.read import ReadInputs, expand_input
+from transforms.read import FEED_URLS, ReadInputs, expand_input
+from transforms.stream import StreamParams
 from transforms.topics import AssignTopic
+from transforms.urls import is_http
 from transforms.write import PublishOutput, WriteTable, staging_root
 
 
@@ -27,9 +31,12 @@ class RunPlan:
     output: str
     mode: str
     max_input_bytes: int
+    extract_timeout: float
     ingested_at: datetime
     run_id: str
     dedup: DedupParams
+    fetch: FetchPolicy
+    stream: StreamParams
 
     @property
     def staging(self) -> str:
@@ -53,10 +60,22 @@ class RunPlan:
             output=settings.output.rstrip("/") or ".",
             mode=settings.mode,
             max_input_bytes=settings.max_input_bytes,
+            extract_timeout=settings.extract_timeout,
             ingested_at=ingested_at,
             run_id=f"{ingested_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
             dedup=DedupParams.from_options(options),
+            fetch=FetchPolicy.from_options(options),
+            stream=StreamParams.from_options(options),
         )
+
+    @property
+    def urls(self) -> list[str]:
+        """The http(s) inputs: fetched, not matched as files."""
+        return [pattern for pattern in self.patterns if is_http(pattern)]
+
+    @property
+    def file_patterns(self) -> list[str]:
+        return [pattern for pattern in self.patterns if not is_http(pattern)]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -69,19 +88,40 @@ def parse_timestamp(value: str) -> datetime:
     )
 
 
-def build_pipeline(pipeline: beam.Pipeline, plan: RunPlan) -> None:
-    """The whole flow, top to bottom."""
+def build_pipeline(
+    pipeline: beam.Pipeline, plan: RunPlan, progress: tuple[str, float] | None = None
+) -> None:
+    """The whole flow, top to bottom. ``progress``: (local folder, seconds) for the running counts
+    of the launcher's progress lines (pipeline/progress.py)."""
     read = pipeline | "Read" >> ReadInputs(
-        list(plan.patterns), plan.max_input_bytes, plan.ingested_at
+        plan.file_patterns, plan.max_input_bytes, plan.ingested_at, plan.extract_timeout
     )
-    normalized = read["items"] | "Normalize" >> Normalize(plan.ingested_at)
+    # URL inputs and the URLs that OPML files list are fetched (once each) and parsed like files.
+    fetched = (
+        (read[FEED_URLS], pipeline | "InputUrls" >> beam.Create(plan.urls))
+        | "AllUrls" >> beam.Flatten()
+        | "Fetch" >> FetchInputs(plan.fetch, plan.ingested_at)
+    )
+    items = (read["items"], fetched["items"]) | "AllItems" >> beam.Flatten()
+    normalized = items | "Normalize" >> Normalize(plan.ingested_at)
     articles = (
         normalized["articles"]
         | "AssignTopic" >> AssignTopic()
         | "Deduplicate" >> Deduplicate(plan.dedup)
     )
     claims = articles | "ExtractClaims" >> ExtractClaims()
-    rejects = (read["rejects"], normalized["rejects"]) | "AllRejects" >> beam.Flatten()
+    every_reject = (read["rejects"], fetched["rejects"], normalized["rejects"])
+    rejects = every_reject | "AllRejects" >> beam.Flatten()
+    if progress:
+        progress_counts.count_progress(
+            *progress,
+            {
+                progress_counts.ITEMS: [items],
+                progress_counts.INPUT_REJECTS: [read["rejects"], fetched["rejects"]],
+                progress_counts.ARTICLES: [articles],
+                progress_counts.REJECTS: [rejects],
+            },
+        )
 
     written = [
         rows | f"Write{table.name.title()}" >> WriteTable(table, plan.staging, plan.file_tag)

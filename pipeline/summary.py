@@ -10,6 +10,9 @@ from apache_beam.runners.runner import PipelineResult
 
 from schemas import ARTICLES, CLAIMS, REJECTS, Table
 
+# The stages whose "items" and "rejected" counters count every item that enters the pipeline.
+_INPUT_STAGES = ("read", "fetch")
+
 
 @dataclass
 class RunSummary:
@@ -26,12 +29,22 @@ class RunSummary:
 
     @property
     def items_read(self) -> int:
-        return self.articles + self.rejects
+        """Items as the input stages counted them (each one an item or a reject), so that a stage
+        losing rows shows as a gap to articles + rejects; the row count when there are no metrics.
+        """
+        counted = sum(
+            self.stage_counts.get(f"{stage}.{name}", 0)
+            for stage in _INPUT_STAGES
+            for name in ("items", "rejected")
+        )
+        return counted or self.articles + self.rejects
 
     def render(self, output: str, elapsed_seconds: float) -> str:
+        unaccounted = self.items_read - self.articles - self.rejects
         lines = [
             f"wirestream: finished in {elapsed_seconds:.1f} s",
-            f"  items read        {self.items_read:>8,}",
+            f"  items read        {self.items_read:>8,}"
+            + (f"   ({unaccounted:,} not accounted for!)" if unaccounted else ""),
             f"  articles written  {self.articles:>8,}",
             f"  duplicates found  {self.duplicates:>8,}"
             f"   (in {self.clusters_with_duplicates:,} stories carried more than once)",
@@ -76,9 +89,9 @@ def stage_counters(result: PipelineResult) -> dict[str, int]:
         return {}
     totals: Counter = Counter()
     for counter in counters:
-        totals[f"{counter.key.metric.namespace}.{counter.key.metric.name}"] += (
-            counter.committed or 0
-        )
+        name = counter.key.metric.name
+        if not name.startswith("beam.metric:"):  # the runner's own bookkeeping (Prism reports it)
+            totals[f"{counter.key.metric.namespace}.{name}"] += counter.committed or 0
     return dict(totals)
 
 

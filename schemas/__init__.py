@@ -3,6 +3,7 @@
 from schemas.tables import (
     ARTICLES,
     CLAIMS,
+    DEDUP_INDEX,
     FALLBACK_TOPIC,
     REJECTS,
     SCHEMA_VERSION,
@@ -14,6 +15,7 @@ from schemas.tables import (
 __all__ = [
     "ARTICLES",
     "CLAIMS",
+    "DEDUP_INDEX",
     "FALLBACK_TOPIC",
     "REJECTS",
     "SCHEMA_VERSION",

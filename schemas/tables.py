@@ -130,6 +130,33 @@ REJECTS = Table(
 
 TABLES: tuple[Table, ...] = (ARTICLES, CLAIMS, REJECTS)
 
+# The dedup signature index (append mode): one row per article ever written, kept beside the
+# tables in OUTPUT/_dedup_index/ (not a table for readers, hence not in TABLES). The MinHash
+# signatures are stored with the parameters that made them, so a run with other parameters knows
+# to sign the stored text again.
+DEDUP_INDEX = Table(
+    name="_dedup_index",
+    schema=pa.schema(
+        [
+            pa.field("article_id", pa.string(), nullable=False),
+            pa.field("content_hash", pa.string(), nullable=False),
+            # published_at, else ingested_at: the article's place in the canonical order.
+            pa.field("order_at", _UTC_MICROS, nullable=False),
+            pa.field("cluster_id", pa.string(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("signature", pa.list_(pa.uint32()), nullable=False),
+            pa.field("lead_signature", pa.list_(pa.uint32()), nullable=False),
+            pa.field("minhash_params", pa.string(), nullable=False),
+            pa.field("schema_version", pa.int32(), nullable=False),
+        ],
+        metadata={
+            "wirestream.table": "_dedup_index",
+            "wirestream.schema_version": str(SCHEMA_VERSION),
+        },
+    ),
+    partition_keys=(),
+)
+
 # The fixed topic taxonomy (IPTC Media Topics, top level), plus the fallback.
 TOPICS: tuple[str, ...] = (
     "arts-culture",

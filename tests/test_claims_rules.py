@@ -255,8 +255,9 @@ def test_checkworthiness_prefers_numbers_and_named_sources_over_hedged_opinion()
         [{"name": "Kyiv"}],
         False,
         "Strikes in Kyiv killed at least six people.",
+        "",
     )
-    opinion = checkworthiness("direct_quote", [], "person", [], True, "We appreciate it, maybe.")
+    opinion = checkworthiness("direct_quote", [], "person", [], True, "We appreciate it, maybe.", "")
     assert 0.0 <= opinion < stat <= 1.0
 
 

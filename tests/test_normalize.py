@@ -105,3 +105,17 @@ def test_normalize_keeps_one_row_per_article_id_and_rejects_the_rest():
             equal_to([("/data/x.xml", "no_text"), ("/data/day2.xml", "repeated_item")]),
             label="rejects",
         )
+
+
+def test_an_item_stamped_by_a_streaming_poll_keeps_its_poll_time():
+    polled_at = INGESTED_AT + timedelta(hours=20)
+    with fnapi_pipeline() as pipeline:
+        result = (
+            pipeline
+            | beam.Create([parsed_item(published_at=None, ingested_at=polled_at)])
+            | Normalize(INGESTED_AT)
+        )
+        assert_that(
+            result["articles"] | beam.Map(lambda r: (r["ingested_at"], r["date"])),
+            equal_to([(polled_at, "2026-11-23")]),
+        )

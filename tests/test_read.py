@@ -51,6 +51,7 @@ def test_kind_is_the_extension_unless_the_bytes_disagree():
     assert resolve_kind("a/b.xml", "html") == "html"
     assert resolve_kind("a/b.html", "feed") == "feed"
     assert resolve_kind("a/b.json", "json") == "json_feed"
+    assert resolve_kind("https://example.org/feed", "json") == "json_feed"
     assert resolve_kind("a/b.txt", "text") == "text"
     with pytest.raises(InputError, match="binary_file"):
         resolve_kind("a/b.txt", "binary")

@@ -476,7 +476,7 @@ def _row(
         "entities": ents,
         "hedged": is_hedged,
         "checkworthiness": checkworthiness(
-            claim_type, nums, speaker.kind if speaker else None, ents, is_hedged, content
+            claim_type, nums, speaker.kind if speaker else None, ents, is_hedged, content, change
         ),
         "claim_key": key,
         "claim_cluster_id": identity,

@@ -119,6 +119,8 @@ class NormalizeFn(beam.DoFn):
         self._detector = LanguageDetector()
 
     def process(self, item: dict) -> Iterable:
+        # A streaming poll stamps its items with the poll time; a batch run stamps the run's.
+        ingested_at = item.get("ingested_at") or self._ingested_at
         text = normalize_text(item["text"])
         if not word_count(text):
             self.rejected.inc()
@@ -130,12 +132,12 @@ class NormalizeFn(beam.DoFn):
                     stage=STAGE,
                     reason="no_text",
                     detail="nothing left after clean-up",
-                    ingested_at=self._ingested_at,
+                    ingested_at=ingested_at,
                 ),
             )
             return
         self.articles.inc()
-        yield build_article({**item, "text": text}, self._ingested_at, self._detector.detect(text))
+        yield build_article({**item, "text": text}, ingested_at, self._detector.detect(text))
 
 
 def first_by_id(article_id_and_rows: tuple[str, Iterable[dict]]) -> Iterable:

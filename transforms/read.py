@@ -9,12 +9,17 @@ items out. A parsed item is a dict: input, item, url, canonical_url, source, tit
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 import os
 import posixpath
-from collections.abc import Iterable, Iterator
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -40,6 +45,8 @@ from transforms.urls import is_http
 
 STAGE = "read"
 FEED_REFS = "feed_refs"
+# http(s) feeds that OPML files list: ReadInputs hands them on for the fetch stage.
+FEED_URLS = "feed_urls"
 
 EXTENSION_KINDS = {
     ".txt": "text",
@@ -56,6 +63,10 @@ EXTENSION_KINDS = {
 
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\x1f\x8b", b"PK\x03\x04", b"\xff\xd8\xff", b"GIF8", b"BZh")
 _SNIFF_BYTES = 4096
+_STRAY_BYTES = re.compile("[\udc80-\udcff]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([\w.:-]+)["']""")
 _MAX_TITLE_CHARS = 200
 # Fewer words than this is navigation or a cookie banner, not an article.
 _MIN_PAGE_WORDS = 5
@@ -103,7 +114,8 @@ def resolve_kind(path: str, sniffed: str) -> str:
     by_extension = EXTENSION_KINDS.get(posixpath.splitext(path.lower())[1])
     if by_extension == "opml" or sniffed == "opml":
         return "opml"
-    if by_extension == "feed" and sniffed == "json":
+    # A JSON document is a feed under a feed extension or under none (a URL such as .../feed).
+    if by_extension in ("feed", None) and sniffed == "json":
         return "json_feed"
     if sniffed in ("feed", "html") and by_extension in ("feed", "html", "text", None):
         return sniffed
@@ -119,7 +131,7 @@ def decode_lenient(data: bytes) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """Bytes to text: BOM, then UTF-8, then the most plausible legacy encoding."""
+    """Bytes to text: BOM, UTF-8 (line by line for mixed files), else the likeliest legacy one."""
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF32_LE, "utf-32"),
@@ -135,10 +147,30 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        mixed = _decode_mostly_utf8(data)
+        if mixed is not None:
+            return mixed
         best = charset_normalizer.from_bytes(data).best()
         if best is None:
             raise InputError("undecodable", "no text encoding fits these bytes") from None
         return str(best)
+
+
+def _decode_mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with stretches of Windows-1252 (text pasted together from two sources), each stretch
+    read in its own encoding.
+
+    None unless UTF-8 characters outnumber the stray bytes: a legacy file as a whole is better
+    served by charset detection, which would garble the UTF-8 of a mixed one.
+    """
+    text = data.decode("utf-8", errors="surrogateescape")  # stray bytes become U+DC80-U+DCFF
+    stray = len(text) - len(text.encode("utf-8", errors="ignore").decode("utf-8"))
+    utf8 = len(text) - len(text.encode("ascii", errors="ignore")) - stray
+    if utf8 < stray:
+        return None
+    return _STRAY_BYTES.sub(
+        lambda run: run.group().encode("utf-8", "surrogateescape").decode("cp1252", "replace"), text
+    )
 
 
 # --- the parsers -----------------------------------------------------------------------------
@@ -223,6 +255,93 @@ def parse_html_page(data: bytes) -> dict:
     }
 
 
+class HtmlExtractor:
+    """``parse_html_page`` in a child process, given up on after ``time_limit`` seconds.
+
+    trafilatura spends minutes on some hostile pages and a thread cannot be stopped, so pages are
+    parsed in a process that is killed at the limit; a fresh one serves the next page. The child
+    starts with the first page, so runs without web pages never pay for it.
+    """
+
+    def __init__(self, time_limit: float) -> None:
+        self._time_limit = time_limit
+        self._process: subprocess.Popen | None = None
+        self._requests: Connection | None = None
+        self._replies: Connection | None = None
+
+    def __call__(self, data: bytes) -> dict:
+        if self._process is None:
+            self._start()
+        self._requests.send_bytes(data)
+        if not self._replies.poll(self._time_limit):
+            self.close()
+            raise InputError("extraction_timeout", f"no result within {self._time_limit:g} s")
+        try:
+            outcome, value = self._replies.recv()
+        except EOFError:  # the child died (out of memory, say): the next page gets a new one
+            self.close()
+            raise InputError("extraction_failed", "the extracting process died") from None
+        if outcome == "rejected":
+            raise InputError(*value)
+        if outcome == "error":
+            raise RuntimeError(value)
+        return value
+
+    def _start(self) -> None:
+        # A fresh interpreter, not multiprocessing: spawn re-runs the caller's __main__ and fork
+        # is unsafe in a threaded Beam worker. The child sees this process's import path.
+        requests_in, requests_out = os.pipe()
+        replies_in, replies_out = os.pipe()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from transforms.read import serve_extractions as s; s()"],
+            stdin=requests_in,
+            stdout=replies_out,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        os.close(requests_in)
+        os.close(replies_out)
+        self._requests = Connection(requests_out, readable=False)
+        self._replies = Connection(replies_in, writable=False)
+        # Start-up (imports) is not extraction time: wait for the child to say it is ready.
+        try:
+            self._replies.recv()
+        except EOFError:
+            self.close()
+            raise RuntimeError("the page extraction process did not start") from None
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._requests.close()
+            self._replies.close()
+            self._process = self._requests = self._replies = None
+
+
+def serve_extractions() -> None:
+    """The extractor's child: "ready" once, then page bytes in on stdin; ("page", item),
+    ("rejected", (reason, detail)) or ("error", message) out on stdout, until stdin closes."""
+    # Start-up is not extraction time: trafilatura sets itself up on its first page.
+    with contextlib.suppress(InputError):
+        parse_html_page(b"<html><body><p>Warming up.</p></body></html>")
+    requests = Connection(os.dup(0), writable=False)
+    replies = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)  # a stray print must not corrupt the replies
+    replies.send("ready")
+    while True:
+        try:
+            data = requests.recv_bytes()
+        except EOFError:
+            return
+        try:
+            outcome = ("page", parse_html_page(data))
+        except InputError as error:
+            outcome = ("rejected", (error.reason, error.detail))
+        except Exception as error:
+            outcome = ("error", f"{type(error).__name__}: {error}")
+        replies.send(outcome)
+
+
 def parse_feed(data: bytes) -> tuple[str | None, list[dict]]:
     """RSS 0.9x/1.0/2.0, RDF or Atom bytes to (feed title, entries) via feedparser.
 
@@ -230,7 +349,15 @@ def parse_feed(data: bytes) -> tuple[str | None, list[dict]]:
     is empty when the entry carries none.
     """
     # A file object, never a string: feedparser fetches strings that look like URLs or paths.
-    parsed = feedparser.parse(io.BytesIO(data))
+    # No sanitizing: the text is never rendered, and the sanitizer drops wire tickers ("<ANZA.S>").
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_replace_impossible_char_refs(_repair_mixed_utf8(data))),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as error:  # feedparser's fallback parser trips over some broken markup
+        raise InputError("malformed_feed", f"{type(error).__name__}: {error}") from error
     if not parsed.entries:
         if parsed.get("bozo") and not parsed.get("version"):
             raise InputError("malformed_feed", str(parsed.get("bozo_exception", "")) or None)
@@ -250,8 +377,9 @@ def _feed_entry(entry: feedparser.FeedParserDict, index: int) -> dict:
     guid = entry.get("id")
     contents = entry.get("content") or []
     # Content over summary: the longest content block is the full text when a feed carries both.
-    body = max((c.get("value", "") for c in contents), key=len, default="") or entry.get(
-        "summary", ""
+    # (feedparser leaves None in the fields of some broken feeds.)
+    body = max((c.get("value") or "" for c in contents), key=len, default="") or (
+        entry.get("summary") or ""
     )
     authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
     if not authors and entry.get("author"):
@@ -259,19 +387,59 @@ def _feed_entry(entry: feedparser.FeedParserDict, index: int) -> dict:
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
     return {
         "item": guid or link or f"#{index}",
-        "title": clean_line(entry.get("title", "")) or None,
+        "title": clean_line(entry.get("title") or "") or None,
         "authors": [clean_line(a) for a in authors],
         "text": _markup_or_plain_to_text(body),
-        "published_at": datetime(*stamp[:6], tzinfo=timezone.utc) if stamp else None,
+        "published_at": _struct_to_datetime(stamp),
         "canonical_url": next((u for u in (link, guid) if is_http(u)), None),
         "categories": [clean_line(t["term"]) for t in entry.get("tags", []) if t.get("term")],
     }
 
 
+def _replace_impossible_char_refs(data: bytes) -> bytes:
+    """Character references to no character (&#0;, &#xD800;, past U+10FFFF) make feedparser raise
+    and lose the whole feed: each becomes U+FFFD."""
+
+    def replace(reference: re.Match) -> bytes:
+        hexadecimal, decimal = reference.groups()
+        digits = (hexadecimal or decimal).lstrip(b"0")
+        code = int(digits or b"0", 16 if hexadecimal else 10) if len(digits) <= 8 else -1
+        possible = 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
+        return reference.group() if possible else b"&#xFFFD;"
+
+    return _CHAR_REF.sub(replace, data)
+
+
+def _repair_mixed_utf8(data: bytes) -> bytes:
+    """A UTF-8 feed with some Windows-1252 lines, made all UTF-8: feedparser would read the whole
+    file as Windows-1252 and garble every UTF-8 line."""
+    declared = _XML_ENCODING.match(data[:_SNIFF_BYTES])
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        declared and declared.group(1).lower() not in (b"utf-8", b"utf8")
+    ):
+        return data
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        mixed = _decode_mostly_utf8(data)
+        return mixed.encode("utf-8") if mixed is not None else data
+
+
+def _struct_to_datetime(stamp: tuple | None) -> datetime | None:
+    """feedparser's UTC struct_time as a datetime; None when it names no real day (year 0)."""
+    if not stamp:
+        return None
+    try:
+        return datetime(*stamp[:6], tzinfo=timezone.utc)
+    except ValueError:  # "0000-00-00" parses to year -1: one entry's date must not sink the feed
+        return None
+
+
 def parse_json_feed(data: bytes) -> tuple[str | None, list[dict]]:
     """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1) to (feed title, entries)."""
     try:
-        document = json.loads(decode_text(data))
+        document = _replace_surrogates(json.loads(decode_text(data)))
     except json.JSONDecodeError as error:
         raise InputError("malformed_feed", f"invalid JSON: {error}") from error
     if not isinstance(document, dict) or "jsonfeed.org/version" not in str(document.get("version")):
@@ -283,6 +451,18 @@ def parse_json_feed(data: bytes) -> tuple[str | None, list[dict]]:
     return source, [_json_feed_entry(item, index) for index, item in enumerate(items)]
 
 
+def _replace_surrogates(value: object) -> object:
+    """JSON escapes can spell lone surrogates ("\\ud800"), which UTF-8, and so Parquet, cannot
+    hold: each becomes U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(element) for element in value]
+    if isinstance(value, dict):
+        return {key: _replace_surrogates(element) for key, element in value.items()}
+    return value
+
+
 def _json_feed_entry(item: object, index: int) -> dict:
     if not isinstance(item, dict):
         item = {}
@@ -292,7 +472,7 @@ def _json_feed_entry(item: object, index: int) -> dict:
         text = _markup_or_plain_to_text(item["content_html"])
     else:
         text = _markup_or_plain_to_text(str(item.get("content_text") or item.get("summary") or ""))
-    people = item.get("authors") or (
+    people = _as_list(item.get("authors")) or (
         [item["author"]] if isinstance(item.get("author"), dict) else []
     )
     return {
@@ -304,8 +484,13 @@ def _json_feed_entry(item: object, index: int) -> dict:
         "text": text,
         "published_at": _parse_iso(item.get("date_published") or item.get("date_modified")),
         "canonical_url": next((u for u in (url, guid) if is_http(u)), None),
-        "categories": [clean_line(str(t)) for t in item.get("tags") or [] if str(t).strip()],
+        "categories": [clean_line(str(t)) for t in _as_list(item.get("tags")) if str(t).strip()],
     }
+
+
+def _as_list(value: object) -> list:
+    """A JSON Feed list field as a list: publishers put numbers and booleans there too."""
+    return value if isinstance(value, list) else []
 
 
 def parse_opml(data: bytes) -> list[str]:
@@ -337,13 +522,13 @@ def _parse_iso(value: object) -> datetime | None:
         return None
     try:
         stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (
+            stamp.replace(tzinfo=timezone.utc)
+            if stamp.tzinfo is None
+            else stamp.astimezone(timezone.utc)
+        )
+    except (ValueError, OverflowError):  # garbled, or pushed past year 1 or 9999 by its offset
         return None
-    return (
-        stamp.replace(tzinfo=timezone.utc)
-        if stamp.tzinfo is None
-        else stamp.astimezone(timezone.utc)
-    )
 
 
 def file_uri(path: str) -> str:
@@ -351,10 +536,13 @@ def file_uri(path: str) -> str:
     return path if "://" in path else Path(path).absolute().as_uri()
 
 
-def parse_file(path: str, data: bytes) -> Iterator[tuple[str, dict | str]]:
+def parse_file(
+    path: str, data: bytes, extract_html: Callable[[bytes], dict] = parse_html_page
+) -> Iterator[tuple[str, dict | str]]:
     """All that one input file holds, as ("item", parsed item) and ("feed_ref", location) pairs.
 
-    Raises InputError when the whole file is unusable.
+    Raises InputError when the whole file is unusable. ``extract_html`` parses web pages (an
+    ``HtmlExtractor`` puts a time limit on them).
     """
     kind = resolve_kind(path, sniff(data))
     if kind == "opml":
@@ -377,7 +565,7 @@ def parse_file(path: str, data: bytes) -> Iterator[tuple[str, dict | str]]:
         )
         return
     if kind == "html":
-        page = parse_html_page(data)
+        page = extract_html(data)
         yield "item", {**page, "item": None, "url": page["canonical_url"] or uri}
         return
     source, entries = parse_json_feed(data) if kind == "json_feed" else parse_feed(data)
@@ -389,9 +577,13 @@ def parse_file(path: str, data: bytes) -> Iterator[tuple[str, dict | str]]:
 
 def _resolve_feed_location(opml_path: str, location: str) -> str:
     """OPML entries may be URLs, file:// URIs or paths relative to the OPML file."""
-    scheme = urlsplit(location).scheme.lower()
+    try:
+        parts = urlsplit(location)
+    except ValueError:  # a broken URL ("http://[x"): left as it is, to be rejected as one
+        return location
+    scheme = parts.scheme.lower()
     if scheme == "file":
-        return unquote(urlsplit(location).path)
+        return unquote(parts.path)
     if scheme in ("http", "https") or "://" in location:
         return location
     return posixpath.normpath(posixpath.join(posixpath.dirname(opml_path), location))
@@ -403,33 +595,47 @@ def _resolve_feed_location(opml_path: str, location: str) -> str:
 class ParseFileFn(beam.DoFn):
     """One matched file to its parsed items; unusable files and items go to the rejects output."""
 
-    def __init__(self, max_input_bytes: int, ingested_at: datetime, follow_opml: bool = True):
+    def __init__(
+        self,
+        max_input_bytes: int,
+        ingested_at: datetime,
+        follow_opml: bool = True,
+        extract_timeout: float = 0.0,
+    ):
         self._max_input_bytes = max_input_bytes
         self._ingested_at = ingested_at
         self._follow_opml = follow_opml
+        self._extract_timeout = extract_timeout
+        self._extract_html: Callable[[bytes], dict] = parse_html_page
         self.files = Metrics.counter(STAGE, "files")
         self.items = Metrics.counter(STAGE, "items")
         self.rejected = Metrics.counter(STAGE, "rejected")
+
+    def setup(self) -> None:
+        # A time limit needs a process to kill; without one, pages are parsed in this process.
+        if self._extract_timeout > 0:
+            self._extract_html = HtmlExtractor(self._extract_timeout)
+
+    def teardown(self) -> None:
+        if isinstance(self._extract_html, HtmlExtractor):
+            self._extract_html.close()
 
     def process(self, readable: fileio.ReadableFile) -> Iterable:
         path = readable.metadata.path
         self.files.inc()
         try:
             data = self._read(readable)
-            parts = list(parse_file(path, data))
+            parts = list(parse_file(path, data, self._extract_html))
         except InputError as error:
-            self.rejected.inc()
             yield self._reject(path, None, error.reason, error.detail)
             return
         except Exception as error:  # a parser bug must not sink the run: keep the evidence
-            self.rejected.inc()
             yield self._reject(path, None, "parse_error", f"{type(error).__name__}: {error}")
             return
         for part_kind, part in parts:
             if part_kind == "feed_ref":
                 yield self._feed_ref(path, part)
             elif not part["text"].strip():
-                self.rejected.inc()
                 yield self._reject(path, part["item"], "no_text", "the item carries no text")
             else:
                 self.items.inc()
@@ -449,6 +655,8 @@ class ParseFileFn(beam.DoFn):
             return self._reject(
                 opml_path, location, "nested_opml", "OPML lists are read one level deep"
             )
+        if is_http(location):
+            return beam.pvalue.TaggedOutput(FEED_URLS, location)
         if "://" in location and not location.lower().startswith(("gs://", "s3://")):
             return self._reject(
                 opml_path, location, "network_input_unsupported", "URL inputs need the fetch stage"
@@ -460,6 +668,8 @@ class ParseFileFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(FEED_REFS, location)
 
     def _reject(self, path: str, item: str | None, reason: str, detail: str | None):
+        # Counted here, for every kind of reject: "items read" in the summary adds this up.
+        self.rejected.inc()
         return beam.pvalue.TaggedOutput(
             REJECTED,
             reject(
@@ -476,9 +686,11 @@ class ParseFileFn(beam.DoFn):
 class _ReadFiles(beam.PTransform):
     """Patterns to parsed items (main output), rejects and OPML feed references."""
 
-    def __init__(self, max_input_bytes: int, ingested_at: datetime, follow_opml: bool):
+    def __init__(
+        self, max_input_bytes: int, ingested_at: datetime, follow_opml: bool, extract_timeout: float
+    ):
         super().__init__()
-        self._parse = ParseFileFn(max_input_bytes, ingested_at, follow_opml)
+        self._parse = ParseFileFn(max_input_bytes, ingested_at, follow_opml, extract_timeout)
 
     def expand(self, patterns):
         return (
@@ -487,30 +699,42 @@ class _ReadFiles(beam.PTransform):
             # Spread files over workers before the expensive parse.
             | "SpreadFiles" >> beam.Reshuffle()
             | "Open" >> fileio.ReadMatches()
-            | "Parse" >> beam.ParDo(self._parse).with_outputs(REJECTED, FEED_REFS, main="items")
+            | "Parse"
+            >> beam.ParDo(self._parse).with_outputs(REJECTED, FEED_REFS, FEED_URLS, main="items")
         )
 
 
 class ReadInputs(beam.PTransform):
     """Input patterns to parsed items and rejects; OPML lists are followed one level deep.
 
-    Returns a dict with "items" and "rejects" PCollections.
+    Returns a dict with "items", "rejects" and "feed_urls" (the http(s) feeds OPML files list, to
+    be fetched) PCollections. ``extract_timeout`` limits the seconds spent on one web page (0: no
+    limit).
     """
 
-    def __init__(self, patterns: list[str], max_input_bytes: int, ingested_at: datetime):
+    def __init__(
+        self,
+        patterns: list[str],
+        max_input_bytes: int,
+        ingested_at: datetime,
+        extract_timeout: float = 0.0,
+    ):
         super().__init__()
         self._patterns = patterns
         self._max_input_bytes = max_input_bytes
         self._ingested_at = ingested_at
+        self._extract_timeout = extract_timeout
 
     def expand(self, pbegin):
+        limits = (self._max_input_bytes, self._ingested_at)
         files = (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
-            | "ReadFiles" >> _ReadFiles(self._max_input_bytes, self._ingested_at, follow_opml=True)
+            | "ReadFiles"
+            >> _ReadFiles(*limits, follow_opml=True, extract_timeout=self._extract_timeout)
         )
         listed = files[FEED_REFS] | "ReadListedFeeds" >> _ReadFiles(
-            self._max_input_bytes, self._ingested_at, follow_opml=False
+            *limits, follow_opml=False, extract_timeout=self._extract_timeout
         )
         items = (
             (files.items, listed.items)
@@ -519,7 +743,7 @@ class ReadInputs(beam.PTransform):
             | "SpreadItems" >> beam.Reshuffle()
         )
         rejects = (files[REJECTED], listed[REJECTED]) | "AllReadRejects" >> beam.Flatten()
-        return {"items": items, "rejects": rejects}
+        return {"items": items, "rejects": rejects, FEED_URLS: files[FEED_URLS]}
 
 
 def expand_input(path_or_glob: str) -> str:

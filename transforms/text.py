@@ -115,6 +115,9 @@ def looks_like_html(text: str) -> bool:
 
 def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment, one paragraph per line."""
+    # Control characters never reach the text anyway, and lxml refuses them (NUL: the whole
+    # fragment) when it parses or edits the tree.
+    fragment = _CONTROL.sub("", fragment)
     if not fragment.strip():
         return ""
     try:

@@ -9,7 +9,14 @@ _TRACKING_PARAMS = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid)$", re.IG
 
 
 def is_http(url: object) -> bool:
-    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+    """An http(s) URL that parses: urlsplit refuses some (a broken IPv6 host, "http://[x")."""
+    if not (isinstance(url, str) and url.lower().startswith(("http://", "https://"))):
+        return False
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
 
 
 def canonical_url(url: str) -> str:

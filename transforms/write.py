@@ -24,6 +24,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.value_provider import StaticValueProvider
+from apache_beam.transforms.window import IntervalWindow
 
 from schemas import FALLBACK_TOPIC, Table
 
@@ -99,6 +100,10 @@ class WriteTable(beam.PTransform):
 
         def file_name(window, pane, shard_index, total_shards, compression, destination) -> str:
             flat_partition = destination.replace("/", "_")
+            # A streaming run writes the same partitions window after window: the window's start
+            # keeps their names apart (batch rows are in the global window, which has no start).
+            if isinstance(window, IntervalWindow):
+                flat_partition = f"{window.start.to_utc_datetime():%Y%m%dT%H%M%S}-{flat_partition}"
             return (
                 f"part-{file_tag}-{flat_partition}-{shard_index:05d}-of-{total_shards:05d}.parquet"
             )
@@ -112,6 +117,10 @@ class WriteTable(beam.PTransform):
                 destination=lambda row: partition_path(table, row),
                 sink=lambda destination: ParquetSink(table),
                 file_naming=file_name,
+                # Every row goes through the sharded path: one file per partition (and window)
+                # per run, however the runner cut the bundles, instead of a file per bundle.
+                shards=1,
+                max_writers_per_bundle=0,
                 temp_directory=StaticValueProvider(
                     str, FileSystems.join(self._staging, "_beam_tmp", table.name)
                 ),

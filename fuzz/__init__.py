@@ -1,0 +1,1 @@
+"""Fuzzing the readers (atheris); see fuzz/README.md."""
