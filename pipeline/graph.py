@@ -11,9 +11,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import progress as progress_counts
 from pipeline.options import WirestreamOptions
-from schemas import ARTICLES, CLAIMS, REJECTS
+from schemas import ARTICLES, CLAIMS, DEDUP_INDEX, REJECTS
 from transforms.claims import ExtractClaims
-from transforms.dedup import Deduplicate, DedupParams
+from transforms.dedup import (
+    Deduplicate,
+    DedupParams,
+    DropIndexed,
+    IndexRows,
+    ReadDedupIndex,
+)
 from transforms.fetch import FetchInputs, FetchPolicy
 from transforms.normalize import Normalize
 from transforms.read import FEED_URLS, ReadInputs, expand_input
@@ -41,6 +47,11 @@ class RunPlan:
     @property
     def staging(self) -> str:
         return staging_root(self.output, self.run_id)
+
+    @property
+    def dedup_index(self) -> str:
+        """The signature index, beside the tables: append runs dedup against it."""
+        return f"{self.output}/{DEDUP_INDEX.name}"
 
     @property
     def file_tag(self) -> str:
@@ -104,11 +115,17 @@ def build_pipeline(
     )
     items = (read["items"], fetched["items"]) | "AllItems" >> beam.Flatten()
     normalized = items | "Normalize" >> Normalize(plan.ingested_at)
+    fresh, index = normalized["articles"], None
+    if plan.mode == "append":
+        # Earlier runs' signatures: what they hold is not added again, and reprints join them.
+        index = pipeline | "ReadDedupIndex" >> ReadDedupIndex(plan.dedup_index)
+        fresh = fresh | "DropIndexed" >> DropIndexed(index)
     articles = (
-        normalized["articles"]
+        fresh
         | "AssignTopic" >> AssignTopic()
-        | "Deduplicate" >> Deduplicate(plan.dedup)
+        | "Deduplicate" >> Deduplicate(plan.dedup, index=index)
     )
+    index_rows = articles | "DedupIndexRows" >> IndexRows(plan.dedup)
     claims = articles | "ExtractClaims" >> ExtractClaims()
     every_reject = (read["rejects"], fetched["rejects"], normalized["rejects"])
     rejects = every_reject | "AllRejects" >> beam.Flatten()
@@ -123,16 +140,17 @@ def build_pipeline(
             },
         )
 
+    tables = ((ARTICLES, articles), (CLAIMS, claims), (REJECTS, rejects), (DEDUP_INDEX, index_rows))
     written = [
         rows | f"Write{table.name.title()}" >> WriteTable(table, plan.staging, plan.file_tag)
-        for table, rows in ((ARTICLES, articles), (CLAIMS, claims), (REJECTS, rejects))
+        for table, rows in tables
     ]
     _ = (
         tuple(written)
         | "AllWrittenFiles" >> beam.Flatten()
         | "Publish"
         >> PublishOutput(
-            (ARTICLES, CLAIMS, REJECTS),
+            tuple(table for table, _ in tables),
             plan.output,
             plan.staging,
             plan.mode,

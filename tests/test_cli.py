@@ -175,3 +175,41 @@ def test_the_installed_command_runs(tmp_path):
     )
     assert finished.returncode == 0, finished.stderr
     assert "articles written         1" in finished.stdout
+
+
+def test_append_mode_adds_nothing_for_the_same_input(tmp_path, capsys):
+    output = tmp_path / "output"
+    assert run_cli("--output", str(output), *PINNED) == 0
+    assert run_cli("--output", str(output), "--mode", "append", *PINNED) == 0
+    assert "articles written         0" in capsys.readouterr().out.rsplit("finished", 1)[-1]
+    assert count(output, "articles") == 5
+    # The signature index sits beside the tables, not inside them.
+    assert sorted(p.name for p in output.iterdir() if not p.name.startswith("_staging")) == [
+        "_dedup_index",
+        "articles",
+        "claims",
+        "rejects",
+    ]
+
+
+def test_a_later_reprint_joins_the_earlier_runs_cluster(tmp_path):
+    original = SEEDS / "000_247d25b6eb832498.txt"
+    paragraphs = original.read_text().splitlines()
+    reprint = tmp_path / "later" / "reprint.txt"
+    reprint.parent.mkdir()
+    kept = paragraphs[: int(len(paragraphs) * 0.7)]
+    reprint.write_text("Kremlin Accepts Parts Of U.S. Peace Plan\n\n" + "\n".join(kept) + "\n")
+    output = tmp_path / "output"
+    assert run_cli("--input", str(original), "--output", str(output)) == 0
+    ((original_id,),) = rows(output, "articles", ["article_id"])
+    assert run_cli("--input", str(reprint.parent), "--output", str(output), "--mode", "append") == 0
+    by_input = {
+        Path(p).name: (is_duplicate, cluster_id)
+        for p, is_duplicate, cluster_id in rows(
+            output, "articles", ["input", "is_duplicate", "cluster_id"]
+        )
+    }
+    assert by_input == {
+        original.name: (False, original_id),
+        "reprint.txt": (True, original_id),
+    }

@@ -312,6 +312,15 @@ def test_containment_inside_a_block_borrowed_from_another_story_is_ignored():
     assert "r" not in assignments
 
 
+def test_a_small_block_shared_with_another_story_does_not_void_a_containment():
+    # r reprints a (a[0:60] sits in r[0:80]) with a stock local paragraph that b also carries.
+    edges = [
+        edge("b", "r", PARTIAL, 0.2, 0.1, earlier_span=(0, 12), later_span=(30, 42)),
+        edge("a", "r", CONTAINED, 1.0, 0.45, earlier_span=(0, 60), later_span=(0, 80)),
+    ]
+    assert assign_clusters(edges, PARAMS)["r"].cluster_id == "a"
+
+
 def test_clustering_does_not_depend_on_edge_order():
     edges = [
         edge("a", "b"),

@@ -388,12 +388,17 @@ class Assignment:
     similarity: float
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] >= 0 and b[0] >= 0 and a[0] <= b[1] and b[0] <= a[1]
+def _covers(block: tuple[int, int], span: tuple[int, int]) -> bool:
+    """Does ``block`` cover at least half of ``span`` (shingle positions, inclusive)?"""
+    if block[0] < 0 or span[0] < 0:
+        return False
+    common = min(block[1], span[1]) - max(block[0], span[0]) + 1
+    return 2 * common >= span[1] - span[0] + 1
 
 
 def _borrowed(edge: Edge, partials: dict[str, list[tuple[str, tuple[int, int]]]]) -> bool:
-    """A containment whose block, in the longer text, is shared with a third, unrelated article.
+    """A containment whose block, in the longer text, is mostly a block that text shares with a
+    third, unrelated earlier article.
 
     That is a roundup quoting stories: a brief contained in it belongs to the quoted story.
     """
@@ -401,7 +406,7 @@ def _borrowed(edge: Edge, partials: dict[str, list[tuple[str, tuple[int, int]]]]
         host, span, short = edge.earlier, edge.earlier_span, edge.later
     else:
         host, span, short = edge.later, edge.later_span, edge.earlier
-    return any(other != short and _overlaps(span, block) for other, block in partials.get(host, ()))
+    return any(other != short and _covers(block, span) for other, block in partials.get(host, ()))
 
 
 def assign_clusters(edges: Iterable[Edge], params: DedupParams) -> dict[str, Assignment]:
