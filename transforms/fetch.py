@@ -516,6 +516,9 @@ class FetcherDoFn(beam.DoFn):
         self.fetched = Metrics.counter(STAGE, "fetched")
         self.not_modified = Metrics.counter(STAGE, "not_modified")
         self.failed = Metrics.counter(STAGE, "failed")
+        # With read's, these count every item entering the run (the summary's "items read").
+        self.items = Metrics.counter(STAGE, "items")
+        self.rejected = Metrics.counter(STAGE, "rejected")
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._policy)
@@ -525,6 +528,7 @@ class FetcherDoFn(beam.DoFn):
 
     def _reject(self, input: str, item: str | None, stage: str, reason: str, detail: str | None,
                 ingested_at: datetime | None = None):  # fmt: skip
+        self.rejected.inc()
         return beam.pvalue.TaggedOutput(
             REJECTED,
             reject(
@@ -561,6 +565,7 @@ class FetcherDoFn(beam.DoFn):
                 yield self._reject(url, part["item"], READ_STAGE, "no_text",
                                    "the item carries no text", ingested_at)  # fmt: skip
             else:
+                self.items.inc()
                 yield {**part, "input": url}
 
 
@@ -605,6 +610,9 @@ class FetchPagesFn(FetcherDoFn):
                 page = parse_html_page(fetched.body) if fetched is not None else None
             except (FetchError, InputError) as error:
                 self.failed.inc()
+                # The page is an item read that did not become an article: its reject row counts
+                # it, while the entry stays an article with the feed's text.
+                self.items.inc()
                 yield self._reject(item["input"], url, STAGE, error.reason,
                                    f"{error.detail or ''} (kept the feed's text)".strip(),
                                    ingested_at)  # fmt: skip
