@@ -255,9 +255,12 @@ def test_checkworthiness_prefers_numbers_and_named_sources_over_hedged_opinion()
         [{"name": "Kyiv"}],
         False,
         "Strikes in Kyiv killed at least six people.",
-        "",
+        direction("Strikes in Kyiv killed at least six people."),
     )
-    opinion = checkworthiness("direct_quote", [], "person", [], True, "We appreciate it, maybe.", "")
+    hedged_opinion = "We appreciate it, maybe."
+    opinion = checkworthiness(
+        "direct_quote", [], "person", [], True, hedged_opinion, direction(hedged_opinion)
+    )
     assert 0.0 <= opinion < stat <= 1.0
 
 

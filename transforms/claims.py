@@ -19,23 +19,24 @@ One sentence yields, in order of precedence:
 Headings, captions, bylines, furniture, questions and calls to action yield nothing.
 
 Beam: ``ExtractClaims`` takes every article (duplicates are skipped: their canonical carries the
-claims), extracts, then clusters claims across articles with a GroupByKey on blocking keys and a
-single-key GroupByKey over the (few) matching pairs to form connected components, handed back to
-the claims as a side input.
+claims), extracts, then clusters claims across articles: a GroupByKey on SHARDS shards of blocking
+keys (claims_cluster) finds the matching pairs, a single-key GroupByKey over the (few) pairs forms
+connected components, handed back to the claims as a side input. While they wait for it the claims
+travel as tuples, which Beam encodes and decodes several times faster than dicts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import SCHEMA_VERSION
+from schemas import CLAIMS, SCHEMA_VERSION
 from transforms.claims_attribution import (
     ArticleContext,
     Hit,
@@ -44,18 +45,18 @@ from transforms.claims_attribution import (
     find_hits,
     outside_quotes,
     register_people,
+    scan_people,
     tokenize,
     update_focus,
 )
 from transforms.claims_cluster import (
-    Node,
     Signature,
     affiliation,
-    block_keys,
     components,
     entity_norms,
-    match_block,
+    match_shard,
     number_key,
+    shard_keys,
 )
 from transforms.claims_features import (
     checkworthiness,
@@ -227,8 +228,9 @@ def extract_claims(article: dict) -> list[dict]:
     # First pass: the people the article introduces, so "the Trump administration" in the lead
     # resolves to the full name given further down.
     token_cache = [tokenize(text, s.start, s.end) for s in sents]
-    for tokens in token_cache:
-        register_people(text, tokens, ctx)
+    mentions = [scan_people(text, tokens) for tokens in token_cache]
+    for found in mentions:
+        register_people(found, ctx)
     for person in ctx.persons:
         person.last_seen = -1
     people = [p.name for p in ctx.persons]
@@ -236,7 +238,7 @@ def extract_claims(article: dict) -> list[dict]:
     rows: list[dict] = []
     last: _Attributed | None = None
     for index, sentence in enumerate(sents):
-        register_people(text, token_cache[index], ctx)
+        register_people(mentions[index], ctx)
         tokens = outside_quotes(token_cache[index], sentence.quotes, sentence.end)
         hits = find_hits(text, tokens, ctx)
         made = _sentence_claims(text, sentence, index, tokens, hits, last, people, article)
@@ -387,14 +389,26 @@ def _sentence_claims(
                 None,
                 sentence.text,
                 people,
+                nums=nums,
             )
         ]
     if _is_assertion(sentence):
-        row = _row(
-            article, sentence, "assertion", sentence.text, None, None, None, sentence.text, people
-        )
-        if row["entities"]:
-            return [row]
+        ents = entities(sentence.text, people)
+        if ents:
+            return [
+                _row(
+                    article,
+                    sentence,
+                    "assertion",
+                    sentence.text,
+                    None,
+                    None,
+                    None,
+                    sentence.text,
+                    people,
+                    ents=ents,
+                )
+            ]
     return []
 
 
@@ -436,10 +450,17 @@ def _row(
     cue: str | None,
     content: str,
     people: list[str],
+    *,
+    nums: list[dict] | None = None,
+    ents: list[dict] | None = None,
 ) -> dict:
-    nums = numbers(content)
-    speaker_dict = {"name": speaker.name, "kind": speaker.kind} if speaker else None
-    ents = entities(claim_text, people, speaker_dict)
+    """One claim row. ``nums`` and ``ents``: numbers(content) and the entities of claim_text,
+    when the caller has them already."""
+    if nums is None:
+        nums = numbers(content)
+    if ents is None:
+        speaker_dict = {"name": speaker.name, "kind": speaker.kind} if speaker else None
+        ents = entities(claim_text, people, speaker_dict)
     is_hedged = hedged(content)
     neg = negated(content)
     change = direction(content)
@@ -546,22 +567,27 @@ class ExtractClaimsFn(beam.DoFn):
             yield source, claim
 
 
-def _keyed_signatures(pair: tuple[str, dict]) -> Iterable[tuple[str, tuple]]:
+def _sharded_signature(pair: tuple[str, dict]) -> list[tuple[int, tuple]]:
     sig = signature(*pair)
-    # A plain tuple: Beam encodes primitives fast, while a NamedTuple would be pickled per key.
+    # A plain tuple: Beam encodes primitives fast, while a NamedTuple would be pickled.
     row = tuple(sig)
-    return [(key, row) for key in block_keys(sig)]
+    return [(shard, (row, keys)) for shard, keys in shard_keys(sig).items()]
 
 
-def _matched_pairs(block: tuple[str, Iterable[tuple]]) -> Iterable[tuple[Node, Node]]:
-    return match_block(Signature(*row) for row in block[1])
+_FIELDS = (*CLAIMS.columns, *CLAIMS.partition_keys)
 
 
-def _apply_cluster(claim: dict, clusters: dict[str, tuple[str, int]]) -> dict:
+def _as_tuple(pair: tuple[str, dict]) -> tuple:
+    claim = pair[1]
+    return tuple(claim[field] for field in _FIELDS)
+
+
+def _apply_cluster(row: tuple, clusters: dict[str, tuple[str, int]]) -> dict:
+    claim = dict(zip(_FIELDS, row, strict=True))
     assigned = clusters.get(claim["claim_id"])
-    if assigned is None:
-        return claim
-    return {**claim, "claim_cluster_id": assigned[0], "corroboration": assigned[1]}
+    if assigned is not None:
+        claim["claim_cluster_id"], claim["corroboration"] = assigned
+    return claim
 
 
 class ClusterClaims(beam.PTransform):
@@ -570,9 +596,9 @@ class ClusterClaims(beam.PTransform):
     def expand(self, pairs):
         clusters = (
             pairs
-            | "BlockKeys" >> beam.FlatMap(_keyed_signatures)
-            | "GroupBlocks" >> beam.GroupByKey()
-            | "MatchPairs" >> beam.FlatMap(_matched_pairs)
+            | "BlockKeys" >> beam.FlatMap(_sharded_signature)
+            | "GroupShards" >> beam.GroupByKey()
+            | "MatchPairs" >> beam.FlatMap(lambda shard: match_shard(shard[1]))
             | "OneGraph" >> beam.Map(lambda edge: ("graph", edge))
             | "GroupEdges" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda graph: components(graph[1]))
@@ -580,7 +606,7 @@ class ClusterClaims(beam.PTransform):
         # Only claims that matched another are in `clusters` (few): a side input, not a join.
         return (
             pairs
-            | "Claims" >> beam.Map(lambda pair: pair[1])
+            | "Claims" >> beam.Map(_as_tuple)
             | "SetCluster" >> beam.Map(_apply_cluster, clusters=beam.pvalue.AsDict(clusters))
         )
 

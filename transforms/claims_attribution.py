@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from transforms.claims_lexicon import (
     CUE_NEGATORS,
@@ -54,7 +55,7 @@ _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
     r"|(?:Mr|Mrs|Ms|Dr|Prof|Gen|Gov|Sen|Rep|St|Lt|Col|Capt|Sgt)\.(?=\s)"  # Mr. Putin
     r"|[\w$£€¥%]+(?:[’'.,/:\-][\w%]+)*"  # words, 16,000, 27.8, 15-1/2, Peskov’s
-    r"|[^\w\s]"
+    r'|[^\w\s“”"‘’]'  # any other mark but a quotation mark
 )
 _DETERMINERS = frozenset(words("the a an many some several most other one two three both"))
 _CONNECTORS = frozenset(words("of for at and & de del la von van der bin al its their the"))
@@ -92,23 +93,23 @@ _SOURCE_NOUNS = frozenset(
 )
 
 
-class Token:
+class Token(NamedTuple):
     """A word or punctuation mark with its span; ``quote`` marks a whole quotation's placeholder.
     Lower-case form and capitalisation are computed once: the rules read them many times."""
 
-    __slots__ = ("capitalised", "end", "low", "possessive", "quote", "start", "text")
+    text: str
+    start: int
+    end: int
+    quote: bool
+    low: str
+    capitalised: bool
+    possessive: bool
 
-    def __init__(self, text: str, start: int, end: int, quote: bool = False) -> None:
-        self.text = text
-        self.start = start
-        self.end = end
-        self.quote = quote
-        self.low = text.lower()
-        self.capitalised = text[:1].isupper()
-        self.possessive = text.endswith(("’s", "'s", "s’", "s'"))
 
-    def __repr__(self) -> str:
-        return f"Token({self.text!r}, {self.start}, {self.end})"
+_POSSESSIVE = ("’s", "'s", "s’", "s'")
+# tuple.__new__ builds a Token without NamedTuple's __new__, which is Python code: tokenizing is
+# the hottest loop of the stage.
+_new_token = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -188,16 +189,20 @@ class ArticleContext:
         return next((n for n, _ in reversed(self.orgs) if n != word and n.split()[0] == word), None)
 
 
-_QUOTE_MARKS = frozenset('“”"‘’')
-
-
 def tokenize(text: str, start: int, end: int) -> list[Token]:
-    """Tokens of text[start:end], quotation marks left out."""
-    return [
-        Token(m.group(), m.start(), m.end())
-        for m in _TOKEN.finditer(text, start, end)
-        if m.group() not in _QUOTE_MARKS
-    ]
+    """Tokens of text[start:end], quotation marks left out (_TOKEN never matches them)."""
+    tokens = []
+    for match in _TOKEN.finditer(text, start, end):
+        word = match.group()
+        begin, stop = match.span()
+        low, capitalised, possessive = word.lower(), word[:1].isupper(), word.endswith(_POSSESSIVE)
+        tokens.append(_new_token(Token, (word, begin, stop, False, low, capitalised, possessive)))
+    return tokens
+
+
+def _placeholder(start: int, end: int) -> Token:
+    """The token standing for a whole quotation."""
+    return Token("“Q”", start, end, True, "“q”", False, False)
 
 
 def outside_quotes(tokens: list[Token], quotes: tuple, end: int) -> list[Token]:
@@ -210,13 +215,13 @@ def outside_quotes(tokens: list[Token], quotes: tuple, end: int) -> list[Token]:
     for token in tokens:
         while q_index < len(spans) and spans[q_index][1] <= token.start - 1:
             q_start, q_end = spans[q_index]
-            out.append(Token("“Q”", q_start - 1, min(end, q_end + 1), quote=True))
+            out.append(_placeholder(q_start - 1, min(end, q_end + 1)))
             q_index += 1
         if q_index < len(spans) and spans[q_index][0] - 1 <= token.start < spans[q_index][1] + 1:
             continue
         out.append(token)
     for q_start, q_end in spans[q_index:]:
-        out.append(Token("“Q”", q_start - 1, min(end, q_end + 1), quote=True))
+        out.append(_placeholder(q_start - 1, min(end, q_end + 1)))
     return out
 
 
@@ -504,9 +509,24 @@ def _generic_org(noun: str, ctx: ArticleContext, position: int) -> str | None:
 # --- mentions of people (registry) ----------------------------------------------------------------
 
 
-def register_people(text: str, tokens: list[Token], ctx: ArticleContext) -> None:
-    """Register the people a sentence introduces: "Kremlin spokesman Dmitry Peskov", "Jim
-    Townsend, senior fellow at ...", "his top negotiator, Steve Witkoff", "Mr. Putin"."""
+class Mention(NamedTuple):
+    """Someone a sentence introduces, to register in the article's context. ``only_if`` is None
+    (always), "known" (the name is a person met before) or "new" (it is not)."""
+
+    kind: str  # person | org | description
+    names: tuple[str, ...] = ()
+    position: int = 0
+    role: str | None = None
+    only_if: str | None = None
+    description: tuple[str, str, int] | None = None
+
+
+def scan_people(text: str, tokens: list[Token]) -> list[Mention]:
+    """The people, organisations and unnamed speakers a sentence introduces ("Kremlin spokesman
+    Dmitry Peskov", "Jim Townsend, senior fellow at ...", "his top negotiator, Steve Witkoff",
+    "Mr. Putin"), in text order. Scanning reads the tokens only, so a sentence is scanned once
+    and its mentions registered in both passes over the article (see register_people)."""
+    found: list[Mention] = []
     n = len(tokens)
     for k, token in enumerate(tokens):
         low = token.low
@@ -561,13 +581,8 @@ def register_people(text: str, tokens: list[Token], ctx: ArticleContext) -> None
                 continue
             if appositive and (name_end < n and tokens[name_end].text not in ",.;"):
                 continue
-            if (
-                len(names) == 1
-                and ctx.known_person(names) is None
-                and not appositive
-                and not tokens[k].capitalised
-            ):
-                continue  # "the bank Chase": too weak for a single word
+            # "the bank Chase": too weak for a single word unless the person is known.
+            weak = len(names) == 1 and not appositive and not tokens[k].capitalised
             role_start = k
             while role_start - 1 >= 0 and _role_word(tokens[role_start - 1]):
                 role_start -= 1
@@ -578,25 +593,47 @@ def register_people(text: str, tokens: list[Token], ctx: ArticleContext) -> None
             ):
                 role_start += 1  # a role never opens with "of", "and" or a bracket
             role_end = tokens[name_start - 2 if appositive else name_start - 1].end
-            ctx.person(names, tokens[name_start].start, text[tokens[role_start].start : role_end])
+            found.append(
+                Mention(
+                    "person",
+                    tuple(names),
+                    tokens[name_start].start,
+                    text[tokens[role_start].start : role_end],
+                    "known" if weak else None,
+                )
+            )
         elif low.rstrip(".") in HONORIFICS and k + 1 < n and tokens[k + 1].capitalised:
             names = _clean_name(tokens[k + 1 : k + 2])
-            if ctx.known_person(names) is None and _looks_like_name(names):
-                ctx.person(names, tokens[k + 1].start)
+            if _looks_like_name(names):
+                found.append(Mention("person", tuple(names), tokens[k + 1].start, only_if="new"))
         elif token.capitalised and (k == 0 or not tokens[k - 1].capitalised):
-            _register_appositive(text, tokens, k, ctx)
+            _scan_appositive(text, tokens, k, found)
             inside_name = (
                 k >= 2
                 and tokens[k - 1].low in ("of", "for", "and", "&")
                 and (tokens[k - 2].capitalised)
             )
             if not inside_name:
-                _register_org(text, tokens, k, ctx)
+                _scan_org(tokens, k, found)
         if low in ("a", "an") and k + 1 < n:
-            _register_description(text, tokens, k, ctx)
+            _scan_description(text, tokens, k, found)
+    return found
 
 
-def _register_description(text: str, tokens: list[Token], k: int, ctx: ArticleContext) -> None:
+def register_people(mentions: list[Mention], ctx: ArticleContext) -> None:
+    """Register a sentence's mentions (from scan_people) in the article's context, in order."""
+    for mention in mentions:
+        if mention.kind == "org":
+            ctx.org(mention.names[0], mention.position)
+        elif mention.kind == "description":
+            ctx.descriptions.append(mention.description)
+        elif mention.only_if is None or (
+            (ctx.known_person(list(mention.names)) is None) == (mention.only_if == "new")
+        ):
+            ctx.person(list(mention.names), mention.position, mention.role)
+
+
+def _scan_description(text: str, tokens: list[Token], k: int, found: list[Mention]) -> None:
     """'a Reagan Administration official': "the official" later refers to it."""
     end = k + 1
     while (
@@ -607,12 +644,11 @@ def _register_description(text: str, tokens: list[Token], k: int, ctx: ArticleCo
     ):
         end += 1
     if end < len(tokens) and end > k + 1 and tokens[end].low in ROLE_HEADS:
-        ctx.descriptions.append(
-            (text[tokens[k + 1].start : tokens[end].end], tokens[end].low, tokens[k].start)
-        )
+        phrase = text[tokens[k + 1].start : tokens[end].end]
+        found.append(Mention("description", description=(phrase, tokens[end].low, tokens[k].start)))
 
 
-def _register_org(text: str, tokens: list[Token], k: int, ctx: ArticleContext) -> None:
+def _scan_org(tokens: list[Token], k: int, found: list[Mention]) -> None:
     """Organisations named anywhere ("the American Association of Blood Banks"), so that "the
     group said" later finds one."""
     end = k
@@ -636,7 +672,7 @@ def _register_org(text: str, tokens: list[Token], k: int, ctx: ArticleContext) -
         words = words[1:]
     names = _clean_name(words)
     if names and _is_org(names) and not _is_place(names):
-        ctx.org(" ".join(names), words[0].start)
+        found.append(Mention("org", (" ".join(names),), words[0].start))
 
 
 def _role_word(token: Token) -> bool:
@@ -648,7 +684,7 @@ def _role_word(token: Token) -> bool:
     return token.capitalised or low in ROLE_MODIFIERS or low in ROLE_HEADS
 
 
-def _register_appositive(text: str, tokens: list[Token], k: int, ctx: ArticleContext) -> None:
+def _scan_appositive(text: str, tokens: list[Token], k: int, found: list[Mention]) -> None:
     """'Jim Townsend, senior fellow at the Center for a New American Security, warned'."""
     n = len(tokens)
     end = k
@@ -668,7 +704,9 @@ def _register_appositive(text: str, tokens: list[Token], k: int, ctx: ArticleCon
         return
     while phrase and phrase[0].low in ("a", "an", "the"):
         phrase = phrase[1:]
-    ctx.person(names, tokens[k].start, text[phrase[0].start : phrase[-1].end])
+    found.append(
+        Mention("person", tuple(names), tokens[k].start, text[phrase[0].start : phrase[-1].end])
+    )
 
 
 # --- attribution ----------------------------------------------------------------------------------
@@ -774,8 +812,9 @@ def find_hits(text: str, tokens: list[Token], ctx: ArticleContext) -> list[Hit]:
     while k < n:
         token = tokens[k]
         low = token.low
-        if token.capitalised and k > 0 and tokens[k - 1].text != ":":
-            k += 1  # "United States", "Says": a capitalised cue word mid-sentence is a name
+        if low not in _CUE_WORDS or (token.capitalised and k > 0 and tokens[k - 1].text != ":"):
+            # No cue; "United States", "Says": a capitalised cue word mid-sentence is a name.
+            k += 1
             continue
         found: tuple[Speaker, int, int] | None = None
         kind = "finite"
@@ -888,6 +927,8 @@ def _adjectival(tokens: list[Token], k: int) -> bool:
 
 
 _PHRASE_FIRST_WORDS = frozenset(phrase[0] for phrase in PHRASE_CUES)
+# Every word that may open a cue: find_hits passes over the others at once.
+_CUE_WORDS = FINITE_CUES | PARTICIPLE_CUES | _PHRASE_FIRST_WORDS | {"according", "quoted"}
 
 
 def _phrase_cue(tokens: list[Token], k: int) -> tuple[str, ...] | None:

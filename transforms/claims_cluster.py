@@ -4,9 +4,13 @@ A claim's signature holds what matching compares: the speaker's affiliation (sur
 and the country it stands for: "the Kremlin" and "Kremlin spokesman Dmitry Peskov" both stand for
 Russia), negation, direction of change, quantities, named entities and content terms.
 
-Blocking (so that only plausible pairs are compared, in Beam's GroupByKey):
+Blocking (so that only plausible pairs are compared):
 - MinHash LSH over content terms, BANDS bands of ROWS hashes, polarity in the key;
 - quantity x entity: claims stating the same number with the same unit about the same entity.
+Blocks are gathered in SHARDS shards (a stable hash of the block key picks the shard): Beam groups
+one element per claim and shard, not one per claim and block (about 13 blocks a claim, most of them
+holding that claim alone), and each shard forms its blocks in memory and compares a pair found in
+several of its blocks once.
 
 Two claims from different articles match when negation and direction agree, their speakers are
 compatible (either unknown, or sharing an affiliation), their numbers agree (no unit with different
@@ -20,6 +24,7 @@ corroboration the number of distinct sources among its members. Nothing depends 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -36,16 +41,19 @@ MIN_SHARED_WITH_NUMBER = 1
 # (claim_key, claim_id) order only: templated wire briefs would otherwise cost n^2.
 MAX_BLOCK = 400
 MAX_BLOCK_NEIGHBOURS = 50
+# Fewer shards: fewer elements through the shuffle; more: more workers matching in parallel.
+SHARDS = 4
 
 
 def _fixed_coefficients(tag: str, odd: bool) -> np.ndarray:
-    """Fixed (seed-free) 64-bit coefficients of the multiply-add hash family, read-only."""
+    """Fixed (seed-free) 64-bit coefficients of the multiply-add hash family, read-only, as a
+    column: one row per hash function."""
     values = [
         int.from_bytes(hashlib.blake2b(f"{tag}{i}".encode(), digest_size=8).digest(), "big")
         | int(odd)
         for i in range(BANDS * ROWS)
     ]
-    array = np.array(values, dtype=np.uint64)
+    array = np.array(values, dtype=np.uint64).reshape(-1, 1)
     array.flags.writeable = False
     return array
 
@@ -108,74 +116,168 @@ def number_key(value: float, unit: str | None) -> tuple[float, str]:
     return (round(value, 6), unit or "")
 
 
-def _term_hash(term: str) -> int:
-    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "big")
+_HALF = np.uint64(32)
 
 
 def block_keys(sig: Signature) -> list[str]:
     """The blocks a claim is compared in."""
+    return sorted({key for _, key in _blocks(sig)})
+
+
+def _blocks(sig: Signature) -> list[tuple[int, str]]:
+    """(shard, key) of each block the claim is compared in. A band's blocks share a shard, so
+    each shard holds about BANDS / SHARDS bands of every claim; crc32, never hash(), spreads the
+    quantity blocks the same way in every process."""
     polarity = f"{int(sig.negated)}{sig.direction or '-'}"
-    keys: list[str] = []
+    blocks: list[tuple[int, str]] = []
     if len(sig.terms) >= MIN_SHARED_WITH_NUMBER:
-        hashes = np.fromiter(
-            (_term_hash(t) for t in sig.terms), dtype=np.uint64, count=len(sig.terms)
+        blake2b = hashlib.blake2b
+        hashes = np.array(
+            [int.from_bytes(blake2b(t.encode(), digest_size=8).digest(), "big") for t in sig.terms],
+            dtype=np.uint64,
         )
         # Multiply-add modulo 2**64 (numpy wraps), high half kept: one MinHash per coefficient pair.
-        mixed = (hashes[None, :] * _MULTIPLIERS[:, None] + _INCREMENTS[:, None]) >> np.uint64(32)
-        mins = mixed.min(axis=1).tolist()
+        mixed = hashes * _MULTIPLIERS
+        mixed += _INCREMENTS
+        mixed >>= _HALF
+        mins = [format(m, "x") for m in mixed.min(axis=1).tolist()]
         for band in range(BANDS):
-            rows = mins[band * ROWS : (band + 1) * ROWS]
-            keys.append(f"t{band}:{polarity}:" + ":".join(f"{r:x}" for r in rows))
+            rows = ":".join(mins[band * ROWS : (band + 1) * ROWS])
+            blocks.append((band % SHARDS, f"t{band}:{polarity}:{rows}"))
     for value, unit in sig.numbers:
         for entity in sig.entities:
-            keys.append(f"n:{polarity}:{value}:{unit}:{entity}")
-    return sorted(set(keys))
+            key = f"n:{polarity}:{value}:{unit}:{entity}"
+            blocks.append((zlib.crc32(key.encode()) % SHARDS, key))
+    return blocks
 
 
 def numbers_agree(a: tuple, b: tuple) -> bool:
-    if not a or not b:
+    return _numbers_agree(_units(a), _units(b))
+
+
+def _units(numbers: tuple) -> dict[str, frozenset[float]]:
+    """The values a claim states per unit."""
+    units: dict[str, set[float]] = {}
+    for value, unit in numbers:
+        units.setdefault(unit, set()).add(value)
+    return {unit: frozenset(values) for unit, values in units.items()}
+
+
+def _numbers_agree(a: dict[str, frozenset[float]], b: dict[str, frozenset[float]]) -> bool:
+    """No unit with different values on the two sides, and at least one shared quantity when
+    both state any (a shared unit then shares its values)."""
+    if not a or not b or a == b:
         return True
-    units_a: dict[str, set[float]] = {}
-    units_b: dict[str, set[float]] = {}
-    for value, unit in a:
-        units_a.setdefault(unit, set()).add(value)
-    for value, unit in b:
-        units_b.setdefault(unit, set()).add(value)
-    for unit in units_a.keys() & units_b.keys():
-        if units_a[unit] != units_b[unit]:
-            return False
-    return bool(set(a) & set(b))
+    shared = False
+    for unit, values in a.items():
+        other = b.get(unit)
+        if other is not None:
+            if other != values:
+                return False
+            shared = True
+    return shared
+
+
+class _Prepared:
+    """A signature as matching reads it: sets built once per claim, not once per compared pair
+    (a block compares each member with up to MAX_BLOCK others)."""
+
+    __slots__ = (
+        "affiliation",
+        "article_id",
+        "claim_id",
+        "entities",
+        "order",
+        "polarity",
+        "source",
+        "term_count",
+        "terms",
+        "units",
+    )
+
+    def __init__(self, sig: Signature) -> None:
+        self.claim_id = sig.claim_id
+        self.source = sig.source
+        self.article_id = sig.article_id
+        # The whole row breaks ties, so block order never depends on input order.
+        self.order = (sig.claim_key, sig.claim_id, tuple(sig))
+        self.polarity = (sig.negated, sig.direction)
+        self.affiliation = frozenset(sig.affiliation)
+        self.units = _units(sig.numbers)
+        self.entities = frozenset(sig.entities)
+        self.terms = frozenset(sig.terms)
+        self.term_count = len(sig.terms)
 
 
 def matches(a: Signature, b: Signature) -> bool:
     """Whether two claims from different articles make the same assertion (see module doc)."""
-    if a.article_id == b.article_id or a.negated != b.negated or a.direction != b.direction:
+    return _agree(_Prepared(a), _Prepared(b))
+
+
+def _agree(a: _Prepared, b: _Prepared) -> bool:
+    # Cheap tests first; speakers and numbers turn most compared pairs down.
+    if a.article_id == b.article_id or a.polarity != b.polarity:
         return False
-    if a.affiliation and b.affiliation and not set(a.affiliation) & set(b.affiliation):
+    if a.affiliation and b.affiliation and a.affiliation.isdisjoint(b.affiliation):
         return False
-    if not numbers_agree(a.numbers, b.numbers):
+    units_a, units_b = a.units, b.units
+    if not _numbers_agree(units_a, units_b):
         return False
-    if a.entities and b.entities and not set(a.entities) & set(b.entities):
+    entities_a, entities_b = a.entities, b.entities
+    both_name = bool(entities_a and entities_b)
+    if both_name and entities_a.isdisjoint(entities_b):
         return False
-    shared = set(a.terms) & set(b.terms)
-    if set(a.numbers) & set(b.numbers) and set(a.entities) & set(b.entities):
+    shared = len(a.terms & b.terms)
+    if both_name and units_a and units_b:
         # The same quantity about the same named entity: one more shared word is enough.
-        return len(shared) >= MIN_SHARED_WITH_NUMBER
-    smaller = min(len(a.terms), len(b.terms))
-    return len(shared) >= MIN_SHARED and len(shared) >= MIN_CONTAINMENT * smaller
+        return shared >= MIN_SHARED_WITH_NUMBER
+    smaller = min(a.term_count, b.term_count)
+    return shared >= MIN_SHARED and shared >= MIN_CONTAINMENT * smaller
 
 
 # An end of a matched pair: (claim_id, source), all that clustering needs.
 Node = tuple[str, str]
 
 
-def match_block(members: Iterable[Signature]) -> Iterable[tuple[Node, Node]]:
+def shard_keys(sig: Signature) -> dict[int, tuple[str, ...]]:
+    """The claim's block keys by shard."""
+    shards: dict[int, dict[str, None]] = {}
+    for shard, key in _blocks(sig):
+        shards.setdefault(shard, {})[key] = None
+    return {shard: tuple(keys) for shard, keys in sorted(shards.items())}
+
+
+def match_shard(members: Iterable[tuple[tuple, tuple[str, ...]]]) -> list[tuple[Node, Node]]:
+    """Matching pairs in the blocks of one shard, each pair once, from (signature row, block keys
+    in this shard) per claim."""
+    blocks: dict[str, list[tuple]] = {}
+    for row, keys in members:
+        for key in keys:
+            blocks.setdefault(key, []).append(row)
+    # Most blocks hold one claim: only claims that meet another are prepared, each once (a claim
+    # twice in the input is one member).
+    prepared: dict[tuple, _Prepared] = {}
+    edges: set[tuple[Node, Node]] = set()
+    for rows in blocks.values():
+        if len(rows) < 2:
+            continue
+        block: dict[_Prepared, None] = {}
+        for row in rows:
+            member = prepared.get(row)
+            if member is None:
+                member = prepared[row] = _Prepared(Signature(*row))
+            block[member] = None
+        edges.update(match_block(list(block)))
+    return sorted(edges)
+
+
+def match_block(members: list[_Prepared]) -> Iterable[tuple[Node, Node]]:
     """Matching pairs within one block, each as (smaller claim_id, larger)."""
-    ordered = sorted(set(members), key=lambda s: (s.claim_key, s.claim_id))
+    ordered = sorted(members, key=lambda member: member.order)
     window = len(ordered) if len(ordered) <= MAX_BLOCK else MAX_BLOCK_NEIGHBOURS
     for i, a in enumerate(ordered):
         for b in ordered[i + 1 : i + 1 + window]:
-            if matches(a, b):
+            if _agree(a, b):
                 first, second = (a, b) if a.claim_id < b.claim_id else (b, a)
                 yield (first.claim_id, first.source), (second.claim_id, second.source)
 

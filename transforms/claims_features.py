@@ -94,11 +94,14 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"[A-Za-z%$£€¥][\w%-]*|%")
 _HEDGE = _word_regex(HEDGES)
 _OPINION = _word_regex(
-    words("""
-    appreciate welcome hope hopes hoped wish believe believes think thinks feel feels gratitude
-    optimism optimistic pessimistic concern concerned should must
-    """)
-    + ["ready to", "willing to"]
+    [
+        *words("""
+        appreciate welcome hope hopes hoped wish believe believes think thinks feel feels
+        gratitude optimism optimistic pessimistic concern concerned should must
+        """),
+        "ready to",
+        "willing to",
+    ]
 )
 _EVENT = _word_regex(
     words("""
@@ -106,9 +109,9 @@ _EVENT = _word_regex(
     captured seized arrested elected announced cut raised lowered
     """)
 )
-_CAP_RUN = re.compile(
-    r"(?:[A-Z][\w’'&.-]*|(?:[A-Z]\.){2,})(?:\s+(?:(?:of|for|the|de|and|&)\s+)?(?:[A-Z][\w’'&.-]*|(?:[A-Z]\.){2,}))*"
-)
+# Capitalised words ("U.S." included), joined by "of", "for", "the", "de", "and", "&". The regex
+# opens with a character class, which the engine scans for fast.
+_CAP_RUN = re.compile(r"[A-Z][\w’'&.-]*(?:\s+(?:(?:of|for|the|de|and|&)\s+)?[A-Z][\w’'&.-]*)*")
 _CONTENT_WORD = re.compile(r"[a-z][a-z’'.-]*[a-z]|[a-z]")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
 _NEGATION_WORD = re.compile(r"[a-z']+")

@@ -58,6 +58,8 @@ _BOUNDARY = re.compile(r"""[.!?…]+[”"’')\]]*(?=\s+[“"‘'(\[A-Z0-9•])"
 _WORD_BEFORE = re.compile(r"""([\w.’'-]+)[.!?…]+[”"’')\]]*$""")
 _WORD_AFTER = re.compile(r"""\s+[“"‘'(\[]*([\w’'.-]+)""")
 _MULTI_DOT_ABBREVIATION = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
+# Only quotation marks change find_quotes' state: it visits them and skips the text between.
+_QUOTE_MARK = re.compile('[“”"‘’]')
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -119,10 +121,10 @@ def dateline_end(text: str) -> int:
 def find_quotes(text: str, start: int, end: int) -> list[Quote]:
     """Quoted segments inside text[start:end] (one paragraph), in order."""
     quotes: list[Quote] = []
-    i = start
     open_at: int | None = None
     open_mark = ""
-    while i < end:
+    for mark in _QUOTE_MARK.finditer(text, start, end):
+        i = mark.start()
         ch = text[i]
         if open_at is None:
             single = ch == "‘" and i + 1 < end and text[i + 1].isalnum()
@@ -135,7 +137,6 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         ):
             quotes.append(Quote(open_at + 1, i, True))
             open_at = None
-        i += 1
     if open_at is not None and end - open_at > 1:
         quotes.append(Quote(open_at + 1, end, False))
     return [q for q in quotes if q.end > q.start]
