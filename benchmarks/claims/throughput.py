@@ -18,7 +18,8 @@ import os
 import time
 from pathlib import Path
 
-from transforms.claims import block_keys, extract_claims, signature, source_of
+from transforms.claims import extract_claims, signature, source_of
+from transforms.claims_cluster import shard_keys
 from transforms.normalize import normalize_text
 from transforms.read import parse_feed
 
@@ -59,7 +60,7 @@ def time_per_article(articles: list[dict]) -> tuple[float, int]:
     for article in articles:
         source = source_of(article)
         for claim in extract_claims(article):
-            block_keys(signature(source, claim))
+            shard_keys(signature(source, claim))
             claims += 1
     return time.process_time() - start, claims
 
