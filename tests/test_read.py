@@ -21,6 +21,16 @@ from transforms.read import (
 
 INPUTS = FIXTURES / "inputs"
 BAD = FIXTURES / "bad"
+# Each file of tests/fixtures/bad and the reason it is rejected for.
+BAD_FILE_REASONS = [
+    ("empty.txt", "empty_file"),
+    ("image.txt", "binary_file"),
+    ("truncated.xml", "malformed_feed"),
+    ("nothing.rss", "empty_feed"),
+    ("nav-only.html", "no_text"),
+    ("table.csv", "unsupported_kind"),
+    ("data.json", "not_a_feed"),
+]
 
 
 def items_of(path):
@@ -161,18 +171,7 @@ def test_web_page_metadata_via_trafilatura():
     assert "Wikipedia" in page["text"]
 
 
-@pytest.mark.parametrize(
-    ("name", "reason"),
-    [
-        ("empty.txt", "empty_file"),
-        ("image.txt", "binary_file"),
-        ("truncated.xml", "malformed_feed"),
-        ("nothing.rss", "empty_feed"),
-        ("nav-only.html", "no_text"),
-        ("table.csv", "unsupported_kind"),
-        ("data.json", "not_a_feed"),
-    ],
-)
+@pytest.mark.parametrize(("name", "reason"), BAD_FILE_REASONS)
 def test_bad_files_raise_their_reason(name, reason):
     path = BAD / name
     with pytest.raises(InputError) as raised:
@@ -212,13 +211,7 @@ def test_read_inputs_every_file_ends_as_items_or_rejects(tmp_path):
             | "RejectKeys" >> beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["reason"])),
             equal_to(
                 [
-                    ("empty.txt", "empty_file"),
-                    ("image.txt", "binary_file"),
-                    ("truncated.xml", "malformed_feed"),
-                    ("nothing.rss", "empty_feed"),
-                    ("nav-only.html", "no_text"),
-                    ("table.csv", "unsupported_kind"),
-                    ("data.json", "not_a_feed"),
+                    *BAD_FILE_REASONS,
                     ("feeds.opml", "missing_input"),
                     ("big.txt", "too_large"),
                 ]
