@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from pipeline.graph import RunPlan, build_pipeline
+from pipeline.local_memory import limit_local_memory
 from pipeline.options import DedupOptions, FetchOptions, StreamingOptions, WirestreamOptions
 from pipeline.progress import ProgressReporter
 from pipeline.streaming import build_streaming_pipeline, check_streaming, finish_streaming_output
@@ -135,6 +136,8 @@ def prepare(flags: Sequence[str], progress: str | None = None) -> tuple[beam.Pip
     plan = RunPlan.from_options(options, default_inputs=[str(SEEDS)])
     streaming = bool(options.view_as(StandardOptions).streaming)
     runner = make_runner(options)
+    if isinstance(runner, FnApiRunner):
+        limit_local_memory()
     check_inputs(plan, streaming, local_runner=isinstance(runner, FnApiRunner))
     if not options.view_as(TestOptions).dry_run:  # a dry run writes nothing
         check_output_writable(plan)

@@ -21,11 +21,13 @@ _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True)
 class Table:
-    """An output table: its folder name under OUTPUT, its Parquet schema and its partition keys."""
+    """An output table: its folder name under OUTPUT, its Parquet schema, its partition keys and
+    the columns its files are sorted by (so that the same rows make the same file)."""
 
     name: str
     schema: pa.Schema
     partition_keys: tuple[str, ...]
+    sort_keys: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -65,6 +67,7 @@ ARTICLES = Table(
         metadata={"wirestream.table": "articles", "wirestream.schema_version": str(SCHEMA_VERSION)},
     ),
     partition_keys=("date", "topic"),
+    sort_keys=("article_id",),
 )
 
 CLAIMS = Table(
@@ -108,6 +111,7 @@ CLAIMS = Table(
         metadata={"wirestream.table": "claims", "wirestream.schema_version": str(SCHEMA_VERSION)},
     ),
     partition_keys=("date", "topic"),
+    sort_keys=("claim_id",),
 )
 
 REJECTS = Table(
@@ -126,6 +130,8 @@ REJECTS = Table(
         metadata={"wirestream.table": "rejects", "wirestream.schema_version": str(SCHEMA_VERSION)},
     ),
     partition_keys=("date",),
+    # A reject has no id of its own: every column orders it.
+    sort_keys=("input", "item", "stage", "reason", "detail", "ingested_at"),
 )
 
 TABLES: tuple[Table, ...] = (ARTICLES, CLAIMS, REJECTS)
@@ -155,6 +161,7 @@ DEDUP_INDEX = Table(
         },
     ),
     partition_keys=(),
+    sort_keys=("article_id",),
 )
 
 # The fixed topic taxonomy (IPTC Media Topics, top level), plus the fallback.

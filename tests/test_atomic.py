@@ -1,7 +1,7 @@
 """Atomic, idempotent output: a run killed mid-write leaves the previous tables as they were.
 
 A real ``wirestream run`` process is killed with SIGKILL at points it shows on disk (temporary
-Parquet files appearing under OUTPUT/_staging/RUN/_beam_tmp, finished files under
+Parquet files being written under OUTPUT/_staging/RUN/_writing, finished files under
 OUTPUT/_staging/RUN/_files), never after a sleep. After each kill the previous run's tables are
 intact, readable and all the previous run's files; the next run completes normally, with the
 runner in multi-process mode, and gives the same rows as the first.
@@ -97,8 +97,12 @@ def table_state(output: Path) -> dict[str, tuple[set[str], list[tuple]]]:
 
 
 def staged(output: Path, below: str) -> Callable[[], bool]:
-    """True once any run's staging holds a file below ``below`` (e.g. "_beam_tmp")."""
-    return lambda: any(files_below(run / below) for run in (output / "_staging").glob("*/"))
+    """True once a run started from now on holds a file below ``below`` (e.g. "_writing") in its
+    staging: earlier runs' staging folders do not count."""
+    earlier = set((output / "_staging").glob("*/"))
+    return lambda: any(
+        files_below(run / below) for run in set((output / "_staging").glob("*/")) - earlier
+    )
 
 
 def test_a_killed_run_leaves_the_previous_tables_and_the_next_run_completes(tmp_path):
@@ -109,8 +113,9 @@ def test_a_killed_run_leaves_the_previous_tables_and_the_next_run_completes(tmp_
     (previous_tags,) = {frozenset(tags) for tags, _ in previous.values()}
     assert len(previous_tags) == 1 and all(rows for _, rows in previous.values())
 
-    for point in ("_beam_tmp", "_files"):  # mid-write; written but not yet published
-        kill_when(start_run(inputs, output), staged(output, point))
+    for point in ("_writing", "_files"):  # mid-write; written but not yet published
+        reached = staged(output, point)  # before the run starts: its folder is new
+        kill_when(start_run(inputs, output), reached)
         assert table_state(output) == previous, f"killed at {point}"
     # What the killed runs staged stays in their own folders, out of the readers' way.
     assert len(list((output / "_staging").glob("*/"))) == 2

@@ -39,11 +39,13 @@ from transforms.dedup import (
     ReadDedupIndex,
     assign_clusters,
     bucket_pairs,
+    by_shard,
     compare,
     decide,
     exact_edges,
     order_key,
     profile,
+    shard_pairs,
 )
 from transforms.minhash import Tokenizer
 
@@ -370,6 +372,29 @@ def test_bucket_pairs_collapse_exact_copies_and_cap_big_buckets():
 def test_bucket_pairs_skip_pairs_of_indexed_articles():
     members = [((5, "a"), "a", "h1", "a"), ((6, "b"), "b", "h2", "a"), ((0, "c"), "c", "h3")]
     assert list(bucket_pairs(members, 10)) == [("a", "c"), ("b", "c")]
+
+
+def test_sharded_buckets_give_the_pairs_of_per_key_buckets():
+    """Band keys gathered by shard, in batches cut anywhere, pair as one bucket per key would."""
+    members = [((i, f"id{i}"), f"id{i}", f"h{i}") for i in range(8)]
+    keyed = [(key, member) for member in members for key in (7, 23, 100 + int(member[0][0]) % 3)]
+    expected = sorted(
+        {
+            pair
+            for key in {k for k, _ in keyed}
+            for pair in bucket_pairs([m for k, m in keyed if k == key], 200)
+        }
+    )
+    shards = 4
+    batches = [by_shard(keyed[:5], shards), by_shard(keyed[5:], shards)]
+    assert all(
+        shard == key % shards for batch in batches for shard, entries in batch for key, _ in entries
+    )
+    found = set()
+    for shard in range(shards):
+        found.update(shard_pairs((e for b in batches for s, e in b if s == shard), 200))
+    assert sorted(found) == expected
+    assert ("id0", "id7") in found  # keys 7 and 23 hold every member
 
 
 def test_order_key_uses_published_then_ingested_then_id():

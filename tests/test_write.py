@@ -11,8 +11,10 @@ from transforms.rejects import reject
 from transforms.write import (
     PublishOutput,
     WriteTable,
+    batches_to_table,
     partition_path,
     partition_value,
+    rows_to_batch,
     staging_root,
 )
 
@@ -88,3 +90,28 @@ def test_append_adds_to_the_previous_run(tmp_path):
 def test_an_empty_table_is_still_a_queryable_table(tmp_path):
     run_write(tmp_path, [], "overwrite", "run1")
     assert read_inputs(tmp_path) == []
+
+
+def test_a_partition_is_the_same_table_however_its_rows_were_batched():
+    rows = rejects_for([f"input-{n}" for n in (3, 1, 4, 1, 5, 9, 2, 6)])
+    one_batch = batches_to_table(REJECTS, [rows_to_batch(REJECTS, rows)])
+    reordered = list(reversed(rows))
+    three_batches = batches_to_table(
+        REJECTS, [rows_to_batch(REJECTS, part) for part in (reordered[:2], reordered[2:], [])]
+    )
+    assert one_batch.equals(three_batches)
+    assert one_batch.column("input").to_pylist() == sorted(r["input"] for r in rows)
+    assert "date" not in one_batch.schema.names  # partition keys live in the path only
+
+
+def test_rows_beyond_the_pending_budget_still_make_one_file_per_partition(tmp_path, monkeypatch):
+    # A small budget: batches leave the bundle early, largest partitions first.
+    monkeypatch.setattr("transforms.write._PENDING_ROWS", 10)
+    rows = [
+        {**row, "date": f"2026-11-{10 + n % 7}"}
+        for n, row in enumerate(rejects_for([f"input-{n:03d}" for n in range(200)]))
+    ]
+    run_write(tmp_path, rows, "overwrite", "run1")
+    files = sorted((tmp_path / "rejects").rglob("*.parquet"))
+    assert [f.parent.name for f in files] == [f"date=2026-11-{10 + day}" for day in range(7)]
+    assert len(read_inputs(tmp_path)) == 200

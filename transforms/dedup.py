@@ -52,6 +52,9 @@ from transforms.minhash import story_text as _story_text
 OrderKey = tuple[int, str]
 
 EXACT, NEAR, CONTAINED, PARTIAL = "exact", "near", "contained", "partial"
+# LSH band keys are grouped in this many shards, each of which forms its buckets in memory: more
+# shards, more workers pairing at once; fewer, fewer elements through the shuffle.
+BAND_SHARDS = 16
 
 
 def _param(default, help: str):
@@ -518,8 +521,38 @@ class _Signer(beam.DoFn):
         return self._hasher.signatures(batch_shingle_hashes(tokens, self._params.shingle_size))
 
 
+def by_shard(keyed_members: Iterable[tuple[int, tuple]], shards: int) -> list[tuple[int, list]]:
+    """(band key, member) pairs gathered by shard: (shard, [(band key, member), ...])."""
+    gathered: dict[int, list[tuple[int, tuple]]] = {}
+    for key, member in keyed_members:
+        gathered.setdefault(key % shards, []).append((key, member))
+    return sorted(gathered.items(), key=lambda item: item[0])
+
+
+def shard_pairs(batches: Iterable[list[tuple[int, tuple]]], max_bucket: int) -> list[tuple]:
+    """Candidate pairs of every LSH bucket in one shard's (band key, member) batches, each once."""
+    buckets: dict[int, list[tuple]] = defaultdict(list)
+    for batch in batches:
+        for key, member in batch:
+            buckets[key].append(member)
+    pairs: set[tuple[str, str]] = set()
+    for members in buckets.values():
+        if len(members) > 1:
+            pairs.update(bucket_pairs(members, max_bucket))
+    return sorted(pairs)
+
+
 class SignatureFn(_Signer):
-    """Batches of articles -> (LSH band key, (order key, article_id, content_hash))."""
+    """Batches of articles -> their LSH band keys with the article as a bucket member.
+
+    ``shards``: None yields one (band key, member) element per key (a streaming run keeps state
+    per band); a number yields one (shard, [(band key, member), ...]) element per batch and shard
+    (a batch run: tens of elements cross the shuffle instead of ~60 per article).
+    """
+
+    def __init__(self, params: MinHashParams, shards: int | None = None):
+        super().__init__(params)
+        self._shards = shards
 
     def setup(self) -> None:
         super().setup()
@@ -528,7 +561,11 @@ class SignatureFn(_Signer):
     def member(self, article: dict) -> tuple:
         return order_key(article), article["article_id"], article["content_hash"]
 
-    def process(self, batch: Sequence[dict]) -> Iterator[tuple[int, tuple]]:
+    def process(self, batch: Sequence[dict]) -> Iterator[tuple[int, object]]:
+        keyed = self._keyed(batch)
+        yield from keyed if self._shards is None else by_shard(keyed, self._shards)
+
+    def _keyed(self, batch: Sequence[dict]) -> Iterator[tuple[int, tuple]]:
         whole, lead = self.sign(record["text"] for record in batch)
         for record, keys in zip(batch, self._hasher.band_keys(whole, lead), strict=True):
             if not keys:
@@ -551,20 +588,25 @@ class StaleIndexSignatureFn(SignatureFn):
 
 
 class StoredBandKeysFn(beam.DoFn):
-    """Index rows signed with the current parameters -> their band keys, without re-hashing."""
+    """Batches of index rows signed with the current parameters -> (shard, [(band key, member),
+    ...]), without re-hashing."""
 
-    def __init__(self, params: MinHashParams):
+    def __init__(self, params: MinHashParams, shards: int):
         self._params = params
+        self._shards = shards
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._params)
 
-    def process(self, row: dict) -> Iterator[tuple[int, tuple]]:
-        whole = np.array([row["signature"]], dtype=np.uint32)
-        lead = np.array([row["lead_signature"]], dtype=np.uint32)
-        member = index_member(row)
-        for band_key in self._hasher.band_keys(whole, lead)[0]:
-            yield band_key, member
+    def process(self, rows: Sequence[dict]) -> Iterator[tuple[int, list]]:
+        whole = np.array([row["signature"] for row in rows], dtype=np.uint32)
+        lead = np.array([row["lead_signature"] for row in rows], dtype=np.uint32)
+        keyed = (
+            (band_key, index_member(row))
+            for row, keys in zip(rows, self._hasher.band_keys(whole, lead), strict=True)
+            for band_key in keys
+        )
+        yield from by_shard(keyed, self._shards)
 
 
 class VerifyFn(beam.DoFn):
@@ -641,7 +683,7 @@ class Deduplicate(beam.PTransform):
         band_keys = [
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-            | "Signatures" >> beam.ParDo(SignatureFn(params.minhash))
+            | "Signatures" >> beam.ParDo(SignatureFn(params.minhash, BAND_SHARDS))
         ]
         if self._index is not None:
             fingerprint = params.minhash.fingerprint()
@@ -666,12 +708,14 @@ class Deduplicate(beam.PTransform):
                 )
             )
             band_keys.append(
-                current | "StoredBandKeys" >> beam.ParDo(StoredBandKeysFn(params.minhash))
+                current
+                | "BatchCurrent" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
+                | "StoredBandKeys" >> beam.ParDo(StoredBandKeysFn(params.minhash, BAND_SHARDS))
             )
             band_keys.append(
                 stale
                 | "BatchStale" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-                | "SignStale" >> beam.ParDo(StaleIndexSignatureFn(params.minhash))
+                | "SignStale" >> beam.ParDo(StaleIndexSignatureFn(params.minhash, BAND_SHARDS))
             )
         exact = (
             hashes
@@ -682,8 +726,8 @@ class Deduplicate(beam.PTransform):
         pairs = (
             band_keys
             | "AllBandKeys" >> beam.Flatten()
-            | "GroupByBand" >> beam.GroupByKey()
-            | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], params.max_bucket))
+            | "GroupByBandShard" >> beam.GroupByKey()
+            | "BucketPairs" >> beam.FlatMap(lambda kv: shard_pairs(kv[1], params.max_bucket))
             | "DistinctPairs" >> beam.Distinct()
         )
         near = (

@@ -111,14 +111,12 @@ class LanguageDetector:
 
 
 class NormalizeFn(beam.DoFn):
+    """Item -> article row (language still unknown) or a no_text reject."""
+
     def __init__(self, ingested_at: datetime):
         self._ingested_at = ingested_at
-        self._detector: LanguageDetector | None = None
         self.articles = Metrics.counter(STAGE, "articles")
         self.rejected = Metrics.counter(STAGE, "rejected")
-
-    def setup(self) -> None:
-        self._detector = LanguageDetector()
 
     def process(self, item: dict) -> Iterable:
         # A streaming poll stamps its items with the poll time; a batch run stamps the run's.
@@ -139,7 +137,18 @@ class NormalizeFn(beam.DoFn):
             )
             return
         self.articles.inc()
-        yield build_article({**item, "text": text}, ingested_at, self._detector.detect(text))
+        yield build_article({**item, "text": text}, ingested_at, language=None)
+
+
+class DetectLanguageFn(beam.DoFn):
+    """Article row -> the same row with its language (the costliest step of normalizing: it runs
+    after the rows are spread over workers by id, once per kept row)."""
+
+    def setup(self) -> None:
+        self._detector = LanguageDetector()
+
+    def process(self, article: dict) -> Iterable[dict]:
+        yield {**article, "language": self._detector.detect(article["text"])}
 
 
 def first_by_id(article_id_and_rows: tuple[str, Iterable[dict]]) -> Iterable:
@@ -181,5 +190,6 @@ class Normalize(beam.PTransform):
             | "GroupById" >> beam.GroupByKey()
             | "KeepFirstById" >> beam.FlatMap(first_by_id).with_outputs(REJECTED, main="articles")
         )
+        articles = unique.articles | "DetectLanguage" >> beam.ParDo(DetectLanguageFn())
         rejects = (normalized[REJECTED], unique[REJECTED]) | "NormalizeRejects" >> beam.Flatten()
-        return {"articles": unique.articles, "rejects": rejects}
+        return {"articles": articles, "rejects": rejects}

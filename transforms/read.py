@@ -736,12 +736,8 @@ class ReadInputs(beam.PTransform):
         listed = files[FEED_REFS] | "ReadListedFeeds" >> _ReadFiles(
             *limits, follow_opml=False, extract_timeout=self._extract_timeout
         )
-        items = (
-            (files.items, listed.items)
-            | "AllItems" >> beam.Flatten()
-            # A feed file holds many items: spread them before the per-item work.
-            | "SpreadItems" >> beam.Reshuffle()
-        )
+        # Items are spread over workers by the normalize stage's grouping by article id.
+        items = (files.items, listed.items) | "AllItems" >> beam.Flatten()
         rejects = (files[REJECTED], listed[REJECTED]) | "AllReadRejects" >> beam.Flatten()
         return {"items": items, "rejects": rejects, FEED_URLS: files[FEED_URLS]}
 

@@ -1,11 +1,12 @@
 """Write stage: rows to Hive-partitioned Parquet, published only when the whole run has succeeded.
 
-Each table is written by ``fileio.WriteToFiles`` with a Parquet ``FileSink`` and one destination
-per partition (``date=.../topic=...``) into a staging folder, ``OUTPUT/_staging/RUN/``, that query
-engines ignore (leading underscore). When every table is written, ``PublishOutput`` moves the
-staged tables into place: in overwrite mode each table folder is swapped for the new one, in append
-mode the new files join the live partitions. A run that dies before that leaves the previous tables
-untouched.
+Each table is written as one Parquet file per partition (``date=.../topic=...``) into a staging
+folder, ``OUTPUT/_staging/RUN/``, that query engines ignore (leading underscore): rows travel to
+their partition's writer in compressed Arrow batches, and each file is sorted by the table's sort
+keys, so the same rows make the same file whatever the runner or worker count. When every table
+is written, ``PublishOutput`` moves the staged tables into place: in overwrite mode each table
+folder is swapped for the new one, in append mode the new files join the live partitions. A run
+that dies before that leaves the previous tables untouched.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ import os
 import posixpath
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import IntervalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import FALLBACK_TOPIC, Table
 
 STAGING_DIR = "_staging"
 _ROW_GROUP_ROWS = 10_000
+# Rows a bundle keeps waiting to be sent on in Arrow batches (see _BatchRowsFn).
+_PENDING_ROWS = 5_000
 _UNSAFE_PARTITION_CHARS = re.compile(r"[^a-z0-9-]+")
 
 
@@ -48,46 +50,114 @@ def staging_root(output: str, run_id: str) -> str:
     return FileSystems.join(output, STAGING_DIR, run_id)
 
 
-class ParquetSink(fileio.FileSink):
-    """Rows of one table to a zstd Parquet file; partition keys are left to the path."""
+def rows_to_batch(table: Table, rows: Sequence[dict]) -> bytes:
+    """Rows as one compressed Arrow IPC stream: what a bundle sends per partition to the writer.
+    ``from_pylist`` keeps only the schema's columns, so partition keys stay out of the file."""
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(pa.Table.from_pylist(list(rows), schema=table.schema))
+    return sink.getvalue().to_pybytes()
 
-    def __init__(self, table: Table):
-        self._table = table
-        self._writer: pq.ParquetWriter | None = None
-        self._rows: list[dict] = []
 
-    def open(self, fh) -> None:
-        self._writer = pq.ParquetWriter(fh, self._table.schema, compression="zstd")
-        self._rows = []
+def batches_to_table(table: Table, batches: Iterable[bytes]) -> pa.Table:
+    """A partition's batches as one table, sorted by the table's sort keys: the same rows give
+    the same file, however the runner cut the bundles."""
+    parts = [pa.ipc.open_stream(batch).read_all() for batch in batches]
+    rows = pa.concat_tables(parts) if parts else table.schema.empty_table()
+    keys = table.sort_keys or tuple(
+        field.name for field in table.schema if not pa.types.is_nested(field.type)
+    )
+    return rows.sort_by([(key, "ascending") for key in keys])
 
-    def write(self, record: dict) -> None:
-        self._rows.append(record)
-        if len(self._rows) >= _ROW_GROUP_ROWS:
-            self._write_rows()
 
-    def flush(self) -> None:
-        self._write_rows()
-        self._writer.close()
-
-    def _write_rows(self) -> None:
-        if self._rows:
-            # from_pylist keeps only the schema's columns: partition keys stay out of the file.
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._table.schema))
-            self._rows = []
+def write_parquet(rows: pa.Table, path: str) -> None:
+    with FileSystems.create(path) as handle:
+        pq.write_table(rows, handle, compression="zstd", row_group_size=_ROW_GROUP_ROWS)
 
 
 def write_empty_table_file(table: Table, path: str) -> None:
     """A Parquet file with the table's schema and no rows (keeps globs over empty tables valid)."""
-    with FileSystems.create(path) as handle:
-        pq.write_table(table.schema.empty_table(), handle, compression="zstd")
+    write_parquet(table.schema.empty_table(), path)
+
+
+class _BatchRowsFn(beam.DoFn):
+    """Rows -> (partition, Arrow batch) elements, per window and partition.
+
+    Rows cross the shuffle as compressed Arrow batches instead of one element each: encoding and
+    grouping them costs a fraction, and a runner holding them keeps bytes, not dicts. A bundle
+    keeps at most _PENDING_ROWS rows waiting (its largest partitions go first), so a bundle of
+    any size holds little in memory.
+    """
+
+    def __init__(self, table: Table):
+        self._table = table
+
+    def start_bundle(self) -> None:
+        self._pending: dict[tuple, list[dict]] = {}
+        self._pending_rows = 0
+
+    def process(self, row: dict, window=beam.DoFn.WindowParam) -> Iterator[WindowedValue]:
+        self._pending.setdefault((window, partition_path(self._table, row)), []).append(row)
+        self._pending_rows += 1
+        if self._pending_rows >= _PENDING_ROWS:
+            largest = sorted(self._pending, key=lambda key: len(self._pending[key]), reverse=True)
+            for key in largest:
+                if self._pending_rows <= _PENDING_ROWS // 2:
+                    break
+                yield self._batch(key)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for key in list(self._pending):
+            yield self._batch(key)
+
+    def _batch(self, key: tuple) -> WindowedValue:
+        window, partition = key
+        rows = self._pending.pop(key)
+        self._pending_rows -= len(rows)
+        batch = rows_to_batch(self._table, rows)
+        return WindowedValue((partition, batch), window.max_timestamp(), [window])
+
+
+class _WritePartitionFn(beam.DoFn):
+    """(partition, Arrow batches) -> one Parquet file in the run's staging; yields (table name,
+    partition, file). The file is written under ``_writing`` and then renamed into ``_files``, so
+    ``_files`` holds finished files only; a retried bundle writes the same file again."""
+
+    def __init__(self, table: Table, staging: str, file_tag: str):
+        self._table = table
+        self._staging = staging
+        self._file_tag = file_tag
+        self.rows_written = Metrics.counter("write", f"{table.name}_rows")
+
+    def process(self, partition_batches: tuple[str, Iterable[bytes]], window=beam.DoFn.WindowParam):
+        partition, batches = partition_batches
+        rows = batches_to_table(self._table, batches)
+        name = staged_file_name(self._file_tag, partition, window)
+        writing = FileSystems.join(self._staging, "_writing", self._table.name, name)
+        written = FileSystems.join(self._staging, "_files", self._table.name, name)
+        write_parquet(rows, writing)
+        _move(writing, written)
+        self.rows_written.inc(rows.num_rows)
+        yield self._table.name, partition, written
+
+
+def staged_file_name(file_tag: str, partition: str, window: object) -> str:
+    """``part-RUN[-WINDOWSTART][-PARTITION].parquet``: the partition is part of the name because
+    staged files share one flat folder until they are published."""
+    parts = [f"part-{file_tag}"]
+    # A streaming run writes the same partitions window after window: the window's start keeps
+    # their names apart (batch rows are in the global window, which has no start).
+    if isinstance(window, IntervalWindow):
+        parts.append(f"{window.start.to_utc_datetime():%Y%m%dT%H%M%S}")
+    if partition:
+        parts.append(partition.replace("/", "_"))
+    return "-".join(parts) + ".parquet"
 
 
 class WriteTable(beam.PTransform):
-    """Rows of one table to staged Parquet files; returns (table name, partition, file) triples.
-
-    Beam moves finished files into one flat folder (it cannot create partition folders), so the
-    partition is part of the staged name; publishing puts each file into its partition folder.
-    """
+    """Rows of one table to staged Parquet files, one per partition (and window) per run;
+    returns (table name, partition, file) triples for ``PublishOutput``."""
 
     def __init__(self, table: Table, staging: str, file_tag: str):
         super().__init__()
@@ -96,43 +166,12 @@ class WriteTable(beam.PTransform):
         self._file_tag = file_tag
 
     def expand(self, rows):
-        table, file_tag = self._table, self._file_tag
-
-        def file_name(window, pane, shard_index, total_shards, compression, destination) -> str:
-            flat_partition = destination.replace("/", "_")
-            # A streaming run writes the same partitions window after window: the window's start
-            # keeps their names apart (batch rows are in the global window, which has no start).
-            if isinstance(window, IntervalWindow):
-                flat_partition = f"{window.start.to_utc_datetime():%Y%m%dT%H%M%S}-{flat_partition}"
-            return (
-                f"part-{file_tag}-{flat_partition}-{shard_index:05d}-of-{total_shards:05d}.parquet"
-            )
-
-        folder = FileSystems.join(self._staging, "_files", table.name)
         return (
             rows
+            | "BatchByPartition" >> beam.ParDo(_BatchRowsFn(self._table))
+            | "GroupByPartition" >> beam.GroupByKey()
             | "WriteParquet"
-            >> fileio.WriteToFiles(
-                path=folder,
-                destination=lambda row: partition_path(table, row),
-                sink=lambda destination: ParquetSink(table),
-                file_naming=file_name,
-                # Every row goes through the sharded path: one file per partition (and window)
-                # per run, however the runner cut the bundles, instead of a file per bundle.
-                shards=1,
-                max_writers_per_bundle=0,
-                temp_directory=StaticValueProvider(
-                    str, FileSystems.join(self._staging, "_beam_tmp", table.name)
-                ),
-            )
-            | "NameTable"
-            >> beam.Map(
-                lambda result: (
-                    table.name,
-                    result.destination,
-                    FileSystems.join(folder, result.file_name),
-                )
-            )
+            >> beam.ParDo(_WritePartitionFn(self._table, self._staging, self._file_tag))
         )
 
 
