@@ -56,6 +56,7 @@ from transforms.claims_cluster import (
     entity_norms,
     match_shard,
     number_key,
+    pack,
     shard_keys,
 )
 from transforms.claims_features import (
@@ -567,11 +568,10 @@ class ExtractClaimsFn(beam.DoFn):
             yield source, claim
 
 
-def _sharded_signature(pair: tuple[str, dict]) -> list[tuple[int, tuple]]:
+def _sharded_signature(pair: tuple[str, dict]) -> list[tuple[int, tuple[bytes, tuple]]]:
     sig = signature(*pair)
-    # A plain tuple: Beam encodes primitives fast, while a NamedTuple would be pickled.
-    row = tuple(sig)
-    return [(shard, (row, keys)) for shard, keys in shard_keys(sig).items()]
+    packed = pack(sig)
+    return [(shard, (packed, keys)) for shard, keys in shard_keys(sig).items()]
 
 
 _FIELDS = (*CLAIMS.columns, *CLAIMS.partition_keys)

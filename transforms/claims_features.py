@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from transforms.claims_lexicon import (
     DEMONYMS,
@@ -351,14 +352,23 @@ def content_terms(text: str, names: Iterable[str] = ()) -> list[str]:
     terms = set()
     # Each distinct word once: the result is a set. A word starts and ends with a letter.
     for word in set(_CONTENT_WORD.findall(text.lower().replace("’", "'"))):
-        if word.endswith("'s"):
-            word = word[:-2]
-        if len(word) < 2 or word in _NOT_TERMS or word in excluded:
-            continue
-        word = SYNONYMS.get(word, word)
-        word = METONYMS.get(word, DEMONYMS.get(word, word)).replace(" ", "")
-        terms.add(_stem(word))
+        base, term = _term(word)
+        if term is not None and base not in excluded:
+            terms.add(term)
     return sorted(terms)
+
+
+@lru_cache(maxsize=1 << 16)
+def _term(word: str) -> tuple[str, str | None]:
+    """A word without its "'s", and the term it stands for (None: no content word). Cached: the
+    same few thousand words recur in every article."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) < 2 or word in _NOT_TERMS:
+        return word, None
+    term = SYNONYMS.get(word, word)
+    term = METONYMS.get(term, DEMONYMS.get(term, term)).replace(" ", "")
+    return word, _stem(term)
 
 
 def _stem(word: str) -> str:
