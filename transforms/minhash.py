@@ -343,6 +343,9 @@ class MinHasher:
         with np.errstate(over="ignore"):
             weighted = both.reshape(count, 2 * bands, rows) * self._row_weights
             keys = _mix(weighted.sum(axis=2) ^ np.tile(self._band_salt, 2))
+        # 63 bits: a key then fits Beam's integer encoding (a larger int is pickled, ~60 times
+        # per article on the way to the shuffle).
+        keys >>= np.uint64(1)
         empty = (whole == 0xFFFFFFFF).all(axis=1)
         return [[] if empty[i] else sorted(set(row)) for i, row in enumerate(keys.tolist())]
 
