@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -568,10 +568,17 @@ class ExtractClaimsFn(beam.DoFn):
             yield source, claim
 
 
-def _sharded_signature(pair: tuple[str, dict]) -> list[tuple[int, tuple[bytes, tuple]]]:
-    sig = signature(*pair)
-    packed = pack(sig)
-    return [(shard, (packed, keys)) for shard, keys in shard_keys(sig).items()]
+def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, list]]:
+    """A batch of (source, claim) pairs -> (shard, [(packed signature, its block keys in the
+    shard), ...]) per shard: a few elements per batch cross the shuffle, not one per claim and
+    shard."""
+    gathered: dict[int, list[tuple[bytes, tuple[bytes, ...]]]] = {}
+    for pair in pairs:
+        sig = signature(*pair)
+        packed = pack(sig)
+        for shard, keys in shard_keys(sig).items():
+            gathered.setdefault(shard, []).append((packed, keys))
+    return sorted(gathered.items(), key=lambda item: item[0])
 
 
 _FIELDS = (*CLAIMS.columns, *CLAIMS.partition_keys)
@@ -596,9 +603,11 @@ class ClusterClaims(beam.PTransform):
     def expand(self, pairs):
         clusters = (
             pairs
-            | "BlockKeys" >> beam.FlatMap(_sharded_signature)
+            | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
+            | "BlockKeys" >> beam.FlatMap(sharded_signatures)
             | "GroupShards" >> beam.GroupByKey()
-            | "MatchPairs" >> beam.FlatMap(lambda shard: match_shard(shard[1]))
+            | "MatchPairs"
+            >> beam.FlatMap(lambda shard: match_shard(m for batch in shard[1] for m in batch))
             | "OneGraph" >> beam.Map(lambda edge: ("graph", edge))
             | "GroupEdges" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda graph: components(graph[1]))
