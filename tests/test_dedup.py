@@ -408,14 +408,23 @@ def test_order_key_uses_published_then_ingested_then_id():
 # --- the PTransform -------------------------------------------------------------------------------
 
 
-def run_dedup(articles: list[dict], params: DedupParams = PARAMS) -> list[tuple]:
-    """Run Deduplicate; return sorted (id, cluster_id, is_duplicate, duplicate_of) rows."""
+def run_dedup(
+    articles: list[dict], params: DedupParams = PARAMS, index_folder: Path | None = None
+) -> list[tuple]:
+    """Run Deduplicate; return sorted (id, cluster_id, is_duplicate, duplicate_of) rows.
+
+    With ``index_folder``, as a later run in append mode: read the signature index there, drop
+    indexed ids, dedup against the index.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         with BeamTestPipeline(runner=FnApiRunner()) as p:
+            rows, index = p | beam.Create(articles), None
+            if index_folder is not None:
+                index = p | "ReadIndex" >> ReadDedupIndex(str(index_folder))
+                rows = rows | DropIndexed(index)
             _ = (
-                p
-                | beam.Create(articles)
-                | Deduplicate(params)
+                rows
+                | Deduplicate(params, index=index)
                 | beam.Map(
                     lambda a: json.dumps(
                         [a["article_id"], a["cluster_id"], a["is_duplicate"], a["duplicate_of"]]
@@ -425,7 +434,6 @@ def run_dedup(articles: list[dict], params: DedupParams = PARAMS) -> list[tuple]
             )
         lines = Path(f"{tmp}/rows").read_text().splitlines()
     return sorted(tuple(json.loads(line)) for line in lines)
-
 
 ALL = (
     ["quake", "iran", "iran.brief1", "venezuela", "estate_tax", "chemlawn", "trap.roundup"]
@@ -529,25 +537,9 @@ def write_index(articles: list[dict], folder: Path, params: DedupParams = PARAMS
         )
 
 
-def run_append(articles: list[dict], folder: Path, params: DedupParams = PARAMS) -> list[tuple]:
-    """A later run in append mode: read the index, drop indexed ids, dedup against the index."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with BeamTestPipeline(runner=FnApiRunner()) as p:
-            index = p | "ReadIndex" >> ReadDedupIndex(str(folder))
-            _ = (
-                p
-                | beam.Create(articles)
-                | DropIndexed(index)
-                | Deduplicate(params, index=index)
-                | beam.Map(
-                    lambda a: json.dumps(
-                        [a["article_id"], a["cluster_id"], a["is_duplicate"], a["duplicate_of"]]
-                    )
-                )
-                | beam.io.WriteToText(f"{tmp}/rows", shard_name_template="")
-            )
-        lines = Path(f"{tmp}/rows").read_text().splitlines()
-    return sorted(tuple(json.loads(line)) for line in lines)
+def run_append(articles: list[dict], folder: Path) -> list[tuple]:
+    """A later run in append mode against the index in ``folder``."""
+    return run_dedup(articles, index_folder=folder)
 
 
 FIRST_RUN = ["quake", "quake.typography", "iran", "trap.jobs_a"]
