@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -30,6 +31,7 @@ from transforms.dedup import (
     EXACT,
     NEAR,
     PARTIAL,
+    SIGNATURES,
     Assignment,
     Deduplicate,
     DedupParams,
@@ -377,19 +379,24 @@ def test_bucket_pairs_skip_pairs_of_indexed_articles():
 def test_sharded_buckets_give_the_pairs_of_per_key_buckets():
     """Band keys gathered by shard, in batches cut anywhere, pair as one bucket per key would."""
     members = [((i, f"id{i}"), f"id{i}", f"h{i}") for i in range(8)]
-    keyed = [(key, member) for member in members for key in (7, 23, 100 + int(member[0][0]) % 3)]
+    # Each member's keys; the repeated 7 is a key both views of a short text share.
+    keys = np.array([[7, 23, 100 + i % 3, 7] for i in range(8)], dtype=np.uint64)
     expected = sorted(
         {
             pair
-            for key in {k for k, _ in keyed}
-            for pair in bucket_pairs([m for k, m in keyed if k == key], 200)
+            for key in np.unique(keys).tolist()
+            for pair in bucket_pairs(
+                [m for m, row in zip(members, keys.tolist(), strict=True) if key in row], 200
+            )
         }
     )
     shards = 4
-    batches = [by_shard(keyed[:5], shards), by_shard(keyed[5:], shards)]
-    assert all(
-        shard == key % shards for batch in batches for shard, entries in batch for key, _ in entries
-    )
+    batches = [by_shard(members[:5], keys[:5], shards), by_shard(members[5:], keys[5:], shards)]
+    for shard, (shard_members, shard_keys, owners) in (e for b in batches for e in b):
+        shard_keys = np.frombuffer(shard_keys, dtype=np.uint64)
+        assert (shard_keys % shards == shard).all()
+        assert len(np.frombuffer(owners, dtype=np.int32)) == len(shard_keys)
+        assert len(shard_members) == len(set(shard_members))  # each member once per shard
     found = set()
     for shard in range(shards):
         found.update(shard_pairs((e for b in batches for s, e in b if s == shard), 200))
@@ -434,6 +441,7 @@ def run_dedup(
             )
         lines = Path(f"{tmp}/rows").read_text().splitlines()
     return sorted(tuple(json.loads(line)) for line in lines)
+
 
 ALL = (
     ["quake", "iran", "iran.brief1", "venezuela", "estate_tax", "chemlawn", "trap.roundup"]
@@ -503,7 +511,7 @@ def test_pipeline_fills_similarity_and_keeps_every_row():
                 lambda a: (
                     a["article_id"],
                     a["similarity"] is None,
-                    set(a) == set(article("quake")),
+                    set(a) == set(article("quake")) | {SIGNATURES},
                 )
             )
         )

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +41,7 @@ from transforms.minhash import (
     MinHashParams,
     Tokenizer,
     batch_shingle_hashes,
+    has_shingles,
     raw_words,
     shingle_hashes,
 )
@@ -506,8 +507,25 @@ def bucket_pairs(members: Iterable[tuple], max_bucket: int) -> Iterator[tuple[st
 # --- Beam wrapper -------------------------------------------------------------------------------
 
 
-class _Signer(beam.DoFn):
-    """Shared by the DoFns that sign batches of texts (vectorised MinHash, both views)."""
+# The field ``SignFn`` adds to a row: both views' MinHash signatures, packed (little-endian uint32,
+# the whole text's then the lead's). Signed once, read by the band keys and by the signature index.
+SIGNATURES = "_signatures"
+_PACKED = np.dtype("<u4")
+
+
+def pack_signatures(whole: np.ndarray, lead: np.ndarray) -> bytes:
+    return np.concatenate((whole, lead)).astype(_PACKED).tobytes()
+
+
+def unpack_signatures(rows: Sequence[dict], num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """(whole, lead) signatures, ``uint32[len(rows), num_perm]`` each, of signed rows."""
+    packed = b"".join(row[SIGNATURES] for row in rows)
+    both = np.frombuffer(packed, dtype=_PACKED).reshape(len(rows), 2, num_perm)
+    return both[:, 0].astype(np.uint32), both[:, 1].astype(np.uint32)
+
+
+class SignFn(beam.DoFn):
+    """Batches of rows with a ``text`` -> each row with its ``SIGNATURES`` (vectorised MinHash)."""
 
     def __init__(self, params: MinHashParams):
         self._params = params
@@ -516,63 +534,17 @@ class _Signer(beam.DoFn):
         self._tokenizer = Tokenizer()
         self._hasher = MinHasher(self._params)
 
-    def sign(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        tokens = [self._tokenizer.hashes(_story_text(text)) for text in texts]
-        return self._hasher.signatures(batch_shingle_hashes(tokens, self._params.shingle_size))
+    def process(self, batch: Sequence[dict]) -> Iterator[dict]:
+        tokens = [self._tokenizer.hashes(_story_text(row["text"])) for row in batch]
+        shingles = batch_shingle_hashes(tokens, self._params.shingle_size)
+        whole, lead = self._hasher.signatures(shingles)
+        for i, row in enumerate(batch):
+            yield {**row, SIGNATURES: pack_signatures(whole[i], lead[i])}
 
 
-def by_shard(keyed_members: Iterable[tuple[int, tuple]], shards: int) -> list[tuple[int, list]]:
-    """(band key, member) pairs gathered by shard: (shard, [(band key, member), ...])."""
-    gathered: dict[int, list[tuple[int, tuple]]] = {}
-    for key, member in keyed_members:
-        gathered.setdefault(key % shards, []).append((key, member))
-    return sorted(gathered.items(), key=lambda item: item[0])
-
-
-def shard_pairs(batches: Iterable[list[tuple[int, tuple]]], max_bucket: int) -> list[tuple]:
-    """Candidate pairs of every LSH bucket in one shard's (band key, member) batches, each once."""
-    buckets: dict[int, list[tuple]] = defaultdict(list)
-    for batch in batches:
-        for key, member in batch:
-            buckets[key].append(member)
-    pairs: set[tuple[str, str]] = set()
-    for members in buckets.values():
-        if len(members) > 1:
-            pairs.update(bucket_pairs(members, max_bucket))
-    return sorted(pairs)
-
-
-class SignatureFn(_Signer):
-    """Batches of articles -> their LSH band keys with the article as a bucket member.
-
-    ``shards``: None yields one (band key, member) element per key (a streaming run keeps state
-    per band); a number yields one (shard, [(band key, member), ...]) element per batch and shard
-    (a batch run: tens of elements cross the shuffle instead of ~60 per article).
-    """
-
-    def __init__(self, params: MinHashParams, shards: int | None = None):
-        super().__init__(params)
-        self._shards = shards
-
-    def setup(self) -> None:
-        super().setup()
-        self._empty = beam.metrics.Metrics.counter("dedup", "articles_without_shingles")
-
-    def member(self, article: dict) -> tuple:
-        return order_key(article), article["article_id"], article["content_hash"]
-
-    def process(self, batch: Sequence[dict]) -> Iterator[tuple[int, object]]:
-        keyed = self._keyed(batch)
-        yield from keyed if self._shards is None else by_shard(keyed, self._shards)
-
-    def _keyed(self, batch: Sequence[dict]) -> Iterator[tuple[int, tuple]]:
-        whole, lead = self.sign(record["text"] for record in batch)
-        for record, keys in zip(batch, self._hasher.band_keys(whole, lead), strict=True):
-            if not keys:
-                self._empty.inc()
-            member = self.member(record)
-            for band_key in keys:
-                yield band_key, member
+def article_member(article: dict) -> tuple:
+    """An article as an LSH bucket member: (order key, id, content hash)."""
+    return order_key(article), article["article_id"], article["content_hash"]
 
 
 def index_member(row: dict) -> tuple:
@@ -580,33 +552,102 @@ def index_member(row: dict) -> tuple:
     return indexed_key(row), row["article_id"], row["content_hash"], row["cluster_id"]
 
 
-class StaleIndexSignatureFn(SignatureFn):
-    """Index rows signed with other MinHash parameters: signed again from their stored text."""
+def with_stored_signatures(row: dict) -> dict:
+    """An index row signed with the current parameters: its stored signatures, packed."""
+    whole = np.asarray(row["signature"], dtype=np.uint32)
+    lead = np.asarray(row["lead_signature"], dtype=np.uint32)
+    return {**row, SIGNATURES: pack_signatures(whole, lead)}
 
-    def member(self, row: dict) -> tuple:
-        return index_member(row)
+
+# A shard's share of one batch's band keys: (its members, their keys as uint64 bytes, and for each
+# key the position of its member in that list as int32 bytes).
+ShardBatch = tuple[list, bytes, bytes]
 
 
-class StoredBandKeysFn(beam.DoFn):
-    """Batches of index rows signed with the current parameters -> (shard, [(band key, member),
-    ...]), without re-hashing."""
+def by_shard(
+    members: Sequence[tuple], keys: np.ndarray, shards: int
+) -> list[tuple[int, ShardBatch]]:
+    """A batch's band keys (``uint64[len(members), n]``) gathered by shard: (shard, ShardBatch).
 
-    def __init__(self, params: MinHashParams, shards: int):
+    Arrays, not a (key, member) element per key: a batch crosses the shuffle as a few compact
+    elements, each member once per shard instead of once per key.
+    """
+    flat = keys.reshape(-1)
+    owners = np.repeat(np.arange(len(members), dtype=np.int64), keys.shape[1] if keys.ndim else 0)
+    shard_of = flat % np.uint64(shards)
+    gathered = []
+    for shard in np.unique(shard_of).tolist():
+        mask = shard_of == shard
+        shard_owners = owners[mask]
+        present = np.unique(shard_owners)
+        local = np.searchsorted(present, shard_owners).astype(np.int32)
+        shard_members = [members[i] for i in present.tolist()]
+        gathered.append((int(shard), (shard_members, flat[mask].tobytes(), local.tobytes())))
+    return gathered
+
+
+def shard_pairs(batches: Iterable[ShardBatch], max_bucket: int) -> list[tuple]:
+    """Candidate pairs of every LSH bucket in one shard's batches, each once."""
+    members: list[tuple] = []
+    key_parts, owner_parts = [], []
+    for batch_members, keys, owners in batches:
+        key_parts.append(np.frombuffer(keys, dtype=np.uint64))
+        owner_parts.append(np.frombuffer(owners, dtype=np.int32).astype(np.int64) + len(members))
+        members.extend(batch_members)
+    if not key_parts:
+        return []
+    keys, owners = np.concatenate(key_parts), np.concatenate(owner_parts)
+    order = np.lexsort((owners, keys))
+    keys, owners = keys[order], owners[order]
+    # One entry per (key, member): a short text's two views share their keys.
+    fresh = np.ones(len(keys), dtype=bool)
+    fresh[1:] = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
+    keys, owners = keys[fresh], owners[fresh]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    shared = ends - starts > 1  # a bucket of one pairs nothing
+    pairs: set[tuple[str, str]] = set()
+    for start, end in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
+        pairs.update(bucket_pairs([members[o] for o in owners[start:end].tolist()], max_bucket))
+    return sorted(pairs)
+
+
+def _batches() -> beam.BatchElements:
+    """Rows batched for the vectorised MinHash steps."""
+    return beam.BatchElements(min_batch_size=32, max_batch_size=512)
+
+
+class BandKeysFn(beam.DoFn):
+    """Batches of signed rows -> their LSH band keys, with ``member(row)`` as the bucket member.
+
+    ``shards``: None yields one (band key, member) element per key (a streaming run keeps state
+    per band); a number yields one (shard, ShardBatch) element per batch and shard (a batch run:
+    tens of elements cross the shuffle instead of ~60 per article).
+    """
+
+    def __init__(
+        self, params: MinHashParams, member: Callable[[dict], tuple], shards: int | None = None
+    ):
         self._params = params
+        self._member = member
         self._shards = shards
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._params)
+        self._empty = beam.metrics.Metrics.counter("dedup", "articles_without_shingles")
 
-    def process(self, rows: Sequence[dict]) -> Iterator[tuple[int, list]]:
-        whole = np.array([row["signature"] for row in rows], dtype=np.uint32)
-        lead = np.array([row["lead_signature"] for row in rows], dtype=np.uint32)
-        keyed = (
-            (band_key, index_member(row))
-            for row, keys in zip(rows, self._hasher.band_keys(whole, lead), strict=True)
-            for band_key in keys
-        )
-        yield from by_shard(keyed, self._shards)
+    def process(self, batch: Sequence[dict]) -> Iterator[tuple[int, object]]:
+        whole, lead = unpack_signatures(batch, self._params.num_perm)
+        signed = has_shingles(whole)
+        self._empty.inc(int((~signed).sum()))
+        members = [self._member(row) for row, ok in zip(batch, signed.tolist(), strict=True) if ok]
+        keys = self._hasher.band_key_matrix(whole[signed], lead[signed])
+        if self._shards is not None:
+            yield from by_shard(members, keys, self._shards)
+            return
+        for member, row_keys in zip(members, keys.tolist(), strict=True):
+            for band_key in sorted(set(row_keys)):
+                yield band_key, member
 
 
 class VerifyFn(beam.DoFn):
@@ -656,7 +697,8 @@ def _apply(article: dict, assignments: dict[str, Assignment]) -> dict:
 
 class Deduplicate(beam.PTransform):
     """PCollection[article dict] -> the same articles with cluster_id, is_duplicate, duplicate_of
-    and similarity filled in.
+    and similarity filled in, and their ``SIGNATURES`` (which ``IndexRows`` stores; the table
+    writers keep only their schema's columns).
 
     ``index``: optional PCollection of signature-index rows (``DEDUP_INDEX``, e.g. from
     ``ReadDedupIndex``) of earlier runs. The new articles are then deduplicated against them too:
@@ -672,18 +714,19 @@ class Deduplicate(beam.PTransform):
     def expand(self, articles):
         params = self._params
         # (id, (order key, text[, stored cluster])) and (content hash, (order key, id[, cluster]))
+        signed = articles | "Batch" >> _batches() | "Sign" >> beam.ParDo(SignFn(params.minhash))
         texts = [
-            articles | "KeyText" >> beam.Map(lambda a: (a["article_id"], (order_key(a), a["text"])))
+            signed | "KeyText" >> beam.Map(lambda a: (a["article_id"], (order_key(a), a["text"])))
         ]
         hashes = [
-            articles
+            signed
             | "KeyByContentHash"
             >> beam.Map(lambda a: (a["content_hash"], (order_key(a), a["article_id"])))
         ]
         band_keys = [
-            articles
-            | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-            | "Signatures" >> beam.ParDo(SignatureFn(params.minhash, BAND_SHARDS))
+            signed
+            | "BatchSigned" >> _batches()
+            | "BandKeys" >> beam.ParDo(BandKeysFn(params.minhash, article_member, BAND_SHARDS))
         ]
         if self._index is not None:
             fingerprint = params.minhash.fingerprint()
@@ -707,15 +750,19 @@ class Deduplicate(beam.PTransform):
                     )
                 )
             )
-            band_keys.append(
-                current
-                | "BatchCurrent" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-                | "StoredBandKeys" >> beam.ParDo(StoredBandKeysFn(params.minhash, BAND_SHARDS))
-            )
-            band_keys.append(
+            # Rows signed with other MinHash parameters are signed again from their stored text.
+            resigned = (
                 stale
-                | "BatchStale" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-                | "SignStale" >> beam.ParDo(StaleIndexSignatureFn(params.minhash, BAND_SHARDS))
+                | "BatchStale" >> _batches()
+                | "SignStale" >> beam.ParDo(SignFn(params.minhash))
+            )
+            stored = current | "StoredSignatures" >> beam.Map(with_stored_signatures)
+            band_keys.append(
+                (stored, resigned)
+                | "SignedIndex" >> beam.Flatten()
+                | "BatchIndex" >> _batches()
+                | "IndexBandKeys"
+                >> beam.ParDo(BandKeysFn(params.minhash, index_member, BAND_SHARDS))
             )
         exact = (
             hashes
@@ -746,45 +793,38 @@ class Deduplicate(beam.PTransform):
             | "EdgeList" >> beam.combiners.ToList()
             | "Cluster" >> beam.FlatMap(lambda edges: assign_clusters(edges, params).items())
         )
-        return articles | "Assign" >> beam.Map(_apply, beam.pvalue.AsDict(assignments))
+        return signed | "Assign" >> beam.Map(_apply, beam.pvalue.AsDict(assignments))
 
 
 # --- the signature index (append mode) ----------------------------------------------------------
 
 
-class IndexRowsFn(_Signer):
-    """Batches of deduplicated articles -> DEDUP_INDEX rows (signatures with their parameters)."""
-
-    def process(self, batch: Sequence[dict]) -> Iterator[dict]:
-        whole, lead = self.sign(article["text"] for article in batch)
-        fingerprint = self._params.fingerprint()
-        for i, article in enumerate(batch):
-            yield {
-                "article_id": article["article_id"],
-                "content_hash": article["content_hash"],
-                "order_at": article.get("published_at") or article["ingested_at"],
-                "cluster_id": article["cluster_id"],
-                "text": article["text"],
-                "signature": whole[i].tolist(),
-                "lead_signature": lead[i].tolist(),
-                "minhash_params": fingerprint,
-                "schema_version": SCHEMA_VERSION,
-            }
+def index_row(article: dict, fingerprint: str) -> dict:
+    """A deduplicated, signed article -> its DEDUP_INDEX row."""
+    both = np.frombuffer(article[SIGNATURES], dtype=_PACKED).reshape(2, -1)
+    return {
+        "article_id": article["article_id"],
+        "content_hash": article["content_hash"],
+        "order_at": article.get("published_at") or article["ingested_at"],
+        "cluster_id": article["cluster_id"],
+        "text": article["text"],
+        "signature": both[0].tolist(),
+        "lead_signature": both[1].tolist(),
+        "minhash_params": fingerprint,
+        "schema_version": SCHEMA_VERSION,
+    }
 
 
 class IndexRows(beam.PTransform):
-    """Deduplicated articles -> rows of the signature index (schemas.DEDUP_INDEX)."""
+    """``Deduplicate``'s output (signed articles) -> rows of the signature index
+    (schemas.DEDUP_INDEX), with the signatures dedup computed."""
 
     def __init__(self, params: DedupParams | None = None):
         super().__init__()
         self._params = params or DedupParams()
 
     def expand(self, articles):
-        return (
-            articles
-            | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-            | "Sign" >> beam.ParDo(IndexRowsFn(self._params.minhash))
-        )
+        return articles | "IndexRow" >> beam.Map(index_row, self._params.minhash.fingerprint())
 
 
 def _unindexed(joined: tuple[str, dict[str, list]]) -> Iterator[dict]:

@@ -331,23 +331,33 @@ class MinHasher:
         lead[present] = lead_min
         whole[present] = np.where(has_rest, np.minimum(lead_min, rest_min), lead_min)
 
-    def band_keys(self, whole: np.ndarray, lead: np.ndarray) -> list[list[int]]:
-        """LSH band keys of each article's two views (per article: sorted, without repeats).
+    def band_key_matrix(self, whole: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        """LSH band keys of each article's two views, ``uint64[count, 2 * bands]`` (63 bits).
 
         A key hashes the band's index with its rows, so equal keys mean an equal band; the views
-        share one key space, which is what lets a brief's whole text meet a story's lead. An
-        article without shingles has no keys.
+        share one key space, which is what lets a brief's whole text meet a story's lead. The rows
+        of articles without shingles are meaningless: see ``has_shingles``.
         """
         count, bands, rows = len(whole), self.params.bands, self.params.rows
         both = np.concatenate((whole, lead), axis=1).astype(np.uint64)
         with np.errstate(over="ignore"):
             weighted = both.reshape(count, 2 * bands, rows) * self._row_weights
             keys = _mix(weighted.sum(axis=2) ^ np.tile(self._band_salt, 2))
-        # 63 bits: a key then fits Beam's integer encoding (a larger int is pickled, ~60 times
-        # per article on the way to the shuffle).
+        # 63 bits: a key then fits Beam's integer encoding (a larger int is pickled).
         keys >>= np.uint64(1)
-        empty = (whole == 0xFFFFFFFF).all(axis=1)
-        return [[] if empty[i] else sorted(set(row)) for i, row in enumerate(keys.tolist())]
+        return keys
+
+    def band_keys(self, whole: np.ndarray, lead: np.ndarray) -> list[list[int]]:
+        """``band_key_matrix`` per article: sorted, without repeats; none without shingles."""
+        keys = self.band_key_matrix(whole, lead)
+        signed = has_shingles(whole)
+        return [sorted(set(row)) if signed[i] else [] for i, row in enumerate(keys.tolist())]
+
+
+def has_shingles(whole: np.ndarray) -> np.ndarray:
+    """Per article of a batch of whole-text signatures: False for the all-ones signature of an
+    article without shingles (it collides with nothing)."""
+    return ~(whole == 0xFFFFFFFF).all(axis=1)
 
 
 def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> float:

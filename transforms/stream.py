@@ -9,7 +9,7 @@ the state survives restarts on runners that checkpoint it (Flink, Dataflow):
   conditional GETs. Keying by host also serialises one host's requests (politeness).
 * ``FirstSightingFn`` (keyed by the item's link, else its guid): an item seen within the horizon
   is dropped; each sighting pushes its expiry back.
-* ``CrossWindowDedup``: MinHash LSH band keys (``transforms.dedup.SignatureFn``) go to
+* ``CrossWindowDedup``: MinHash LSH band keys (``transforms.dedup.SignFn``, ``BandKeysFn``) go to
   ``BandIndexFn`` (keyed by band), which pairs each window's articles with each other and with the
   articles of earlier windows that share the band; ``TextStoreFn`` (keyed by article id) holds each
   text once and hands both ends of a pair to the batch stage's verification
@@ -42,10 +42,12 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from schemas import Table
 from transforms.dedup import (
     Assignment,
+    BandKeysFn,
     DedupParams,
     OrderKey,
-    SignatureFn,
+    SignFn,
     VerifyFn,
+    article_member,
     assign_clusters,
     bucket_pairs,
     exact_edges,
@@ -431,7 +433,9 @@ class CrossWindowDedup(beam.PTransform):
         pairs = (
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=512)
-            | "Signatures" >> beam.ParDo(SignatureFn(params.minhash))
+            | "Sign" >> beam.ParDo(SignFn(params.minhash))
+            | "BatchSigned" >> beam.BatchElements(min_batch_size=8, max_batch_size=512)
+            | "BandKeys" >> beam.ParDo(BandKeysFn(params.minhash, article_member))
             | "WithWindowEnd" >> beam.ParDo(_WithWindowEndFn())
             | "IntoIndex" >> beam.WindowInto(beam_window.GlobalWindows())
             | "BandIndex" >> beam.ParDo(BandIndexFn(self._horizon, params.max_bucket))
