@@ -99,9 +99,12 @@ class LanguageDetector:
     """py3langid with normalised probabilities; None when unsure (short or mixed text)."""
 
     def __init__(self) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        # Imported here, as py3langid was: off the import path of pipeline construction. The
+        # model loads once per worker, in DetectLanguageFn.setup.
+        from transforms.language import load_identifier
 
-        self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        # py3langid's classifier with its per-byte Python loop done by numpy (same results).
+        self._identifier = load_identifier(norm_probs=True)
 
     def detect(self, text: str) -> str | None:
         sample = text[:_LANGUAGE_SAMPLE_CHARS]
