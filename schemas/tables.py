@@ -21,13 +21,15 @@ _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True)
 class Table:
-    """An output table: its folder name under OUTPUT, its Parquet schema, its partition keys and
-    the columns its files are sorted by (so that the same rows make the same file)."""
+    """An output table: its folder name under OUTPUT, its Parquet schema, its partition keys, the
+    columns its files are sorted by (so that the same rows make the same file) and how many files
+    a run writes per partition (rows spread over them by their first sort key)."""
 
     name: str
     schema: pa.Schema
     partition_keys: tuple[str, ...]
     sort_keys: tuple[str, ...] = ()
+    file_buckets: int = 1
 
     @property
     def columns(self) -> list[str]:
@@ -162,6 +164,9 @@ DEDUP_INDEX = Table(
     ),
     partition_keys=(),
     sort_keys=("article_id",),
+    # One partition holding every text and signature: several files, written by several workers,
+    # none of which holds the whole index.
+    file_buckets=8,
 )
 
 # The fixed topic taxonomy (IPTC Media Topics, top level), plus the fallback.

@@ -11,6 +11,7 @@ from transforms.normalize import (
     article_id,
     build_article,
     content_hash,
+    has_words,
     normalize_text,
     plausible,
     word_count,
@@ -41,6 +42,12 @@ def test_normalize_text_nfc_spaces_furniture_and_paragraphs():
 
 def test_word_count_keeps_numbers_and_contractions_whole():
     assert word_count("It's 4.4% of U.S. output, up 1,200 jobs.") == 8
+
+
+def test_has_words_agrees_with_word_count():
+    for text in ("", " -- ... ", "One", "It's 4.4% of U.S.", "a b c d"):
+        for count in (1, 3):
+            assert has_words(text, count) == (word_count(text) >= count), (text, count)
 
 
 def test_article_id_prefers_the_canonical_url_and_ignores_tracking():

@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import apache_beam as beam
@@ -12,6 +13,7 @@ from transforms.write import (
     PublishOutput,
     WriteTable,
     batches_to_table,
+    file_bucket,
     partition_path,
     partition_value,
     rows_to_batch,
@@ -48,11 +50,13 @@ def rejects_for(inputs: list[str]) -> list[dict]:
     ]
 
 
-def run_write(output: Path, rows: list[dict], mode: str, run_id: str) -> None:
+def run_write(
+    output: Path, rows: list[dict], mode: str, run_id: str, table: Table = REJECTS
+) -> None:
     staging = staging_root(str(output), run_id)
     with fnapi_pipeline() as pipeline:
-        written = pipeline | beam.Create(rows) | WriteTable(REJECTS, staging, file_tag=run_id)
-        _ = written | PublishOutput((REJECTS,), str(output), staging, mode, INGESTED_AT, run_id)
+        written = pipeline | beam.Create(rows) | WriteTable(table, staging, file_tag=run_id)
+        _ = written | PublishOutput((table,), str(output), staging, mode, INGESTED_AT, run_id)
 
 
 def read_inputs(output: Path) -> list[str]:
@@ -115,3 +119,16 @@ def test_rows_beyond_the_pending_budget_still_make_one_file_per_partition(tmp_pa
     files = sorted((tmp_path / "rejects").rglob("*.parquet"))
     assert [f.parent.name for f in files] == [f"date=2026-11-{10 + day}" for day in range(7)]
     assert len(read_inputs(tmp_path)) == 200
+
+
+def test_a_bucketed_table_spreads_each_partition_over_its_files_by_sort_key(tmp_path):
+    table = dataclasses.replace(REJECTS, file_buckets=3)
+    rows = rejects_for([f"input-{n:03d}" for n in range(60)])
+    run_write(tmp_path, rows, "overwrite", "run1", table)
+    files = sorted((tmp_path / "rejects" / "date=2026-11-22").glob("*.parquet"))
+    assert [f.name for f in files] == [f"part-run1-date=2026-11-22-b{b}.parquet" for b in range(3)]
+    for bucket, path in enumerate(files):
+        inputs = pq.read_table(path).column("input").to_pylist()
+        assert inputs == sorted(inputs) and inputs  # every file sorted, none empty
+        assert {file_bucket(table, {"input": i}) for i in inputs} == {bucket}
+    assert len(read_inputs(tmp_path)) == 60

@@ -7,6 +7,7 @@ article id gives one row (the same entry carried by two feed files, say).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import pickle
 import re
 from collections.abc import Iterable
@@ -41,6 +42,11 @@ def normalize_text(text: str) -> str:
 
 def word_count(text: str) -> int:
     return len(_WORD.findall(text))
+
+
+def has_words(text: str, count: int = 1) -> bool:
+    """At least ``count`` words (stops looking once found: cheaper than word_count)."""
+    return sum(1 for _ in itertools.islice(_WORD.finditer(text), count)) >= count
 
 
 def content_hash(text: str) -> str:
@@ -108,7 +114,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> str | None:
         sample = text[:_LANGUAGE_SAMPLE_CHARS]
-        if word_count(sample) < 3:
+        if not has_words(sample, 3):
             return None
         language, confidence = self._identifier.classify(sample)
         return language if confidence >= _MIN_LANGUAGE_CONFIDENCE else None
@@ -126,7 +132,7 @@ class NormalizeFn(beam.DoFn):
         # A streaming poll stamps its items with the poll time; a batch run stamps the run's.
         ingested_at = item.get("ingested_at") or self._ingested_at
         text = normalize_text(item["text"])
-        if not word_count(text):
+        if not has_words(text):
             self.rejected.inc()
             yield beam.pvalue.TaggedOutput(
                 REJECTED,

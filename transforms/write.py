@@ -15,6 +15,7 @@ import os
 import posixpath
 import re
 import shutil
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -98,7 +99,8 @@ class _BatchRowsFn(beam.DoFn):
         self._pending_rows = 0
 
     def process(self, row: dict, window=beam.DoFn.WindowParam) -> Iterator[WindowedValue]:
-        self._pending.setdefault((window, partition_path(self._table, row)), []).append(row)
+        key = (window, partition_path(self._table, row), file_bucket(self._table, row))
+        self._pending.setdefault(key, []).append(row)
         self._pending_rows += 1
         if self._pending_rows >= _PENDING_ROWS:
             largest = sorted(self._pending, key=lambda key: len(self._pending[key]), reverse=True)
@@ -112,11 +114,11 @@ class _BatchRowsFn(beam.DoFn):
             yield self._batch(key)
 
     def _batch(self, key: tuple) -> WindowedValue:
-        window, partition = key
+        window, partition, bucket = key
         rows = self._pending.pop(key)
         self._pending_rows -= len(rows)
         batch = rows_to_batch(self._table, rows)
-        return WindowedValue((partition, batch), window.max_timestamp(), [window])
+        return WindowedValue(((partition, bucket), batch), window.max_timestamp(), [window])
 
 
 class _WritePartitionFn(beam.DoFn):
@@ -130,10 +132,13 @@ class _WritePartitionFn(beam.DoFn):
         self._file_tag = file_tag
         self.rows_written = Metrics.counter("write", f"{table.name}_rows")
 
-    def process(self, partition_batches: tuple[str, Iterable[bytes]], window=beam.DoFn.WindowParam):
-        partition, batches = partition_batches
+    def process(
+        self, file_batches: tuple[tuple[str, int], Iterable[bytes]], window=beam.DoFn.WindowParam
+    ):
+        (partition, bucket), batches = file_batches
         rows = batches_to_table(self._table, batches)
-        name = staged_file_name(self._file_tag, partition, window)
+        buckets = self._table.file_buckets
+        name = staged_file_name(self._file_tag, partition, window, bucket if buckets > 1 else None)
         writing = FileSystems.join(self._staging, "_writing", self._table.name, name)
         written = FileSystems.join(self._staging, "_files", self._table.name, name)
         write_parquet(rows, writing)
@@ -142,9 +147,19 @@ class _WritePartitionFn(beam.DoFn):
         yield self._table.name, partition, written
 
 
-def staged_file_name(file_tag: str, partition: str, window: object) -> str:
-    """``part-RUN[-WINDOWSTART][-PARTITION].parquet``: the partition is part of the name because
-    staged files share one flat folder until they are published."""
+def file_bucket(table: Table, row: dict) -> int:
+    """Which of the table's files per partition a row goes to: a stable hash (never ``hash()``,
+    salted per process) of its first sort key."""
+    if table.file_buckets == 1:
+        return 0
+    return zlib.crc32(str(row[table.sort_keys[0]]).encode("utf-8")) % table.file_buckets
+
+
+def staged_file_name(
+    file_tag: str, partition: str, window: object, bucket: int | None = None
+) -> str:
+    """``part-RUN[-WINDOWSTART][-PARTITION][-bBUCKET].parquet``: the partition is part of the name
+    because staged files share one flat folder until they are published."""
     parts = [f"part-{file_tag}"]
     # A streaming run writes the same partitions window after window: the window's start keeps
     # their names apart (batch rows are in the global window, which has no start).
@@ -152,6 +167,8 @@ def staged_file_name(file_tag: str, partition: str, window: object) -> str:
         parts.append(f"{window.start.to_utc_datetime():%Y%m%dT%H%M%S}")
     if partition:
         parts.append(partition.replace("/", "_"))
+    if bucket is not None:
+        parts.append(f"b{bucket}")
     return "-".join(parts) + ".parquet"
 
 
