@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import pickle
 import random
 import tempfile
 from datetime import datetime, timezone
@@ -396,6 +397,7 @@ def test_sharded_buckets_give_the_pairs_of_per_key_buckets():
         shard_keys = np.frombuffer(shard_keys, dtype=np.uint64)
         assert (shard_keys % shards == shard).all()
         assert len(np.frombuffer(owners, dtype=np.int32)) == len(shard_keys)
+        shard_members = pickle.loads(shard_members)
         assert len(shard_members) == len(set(shard_members))  # each member once per shard
     found = set()
     for shard in range(shards):

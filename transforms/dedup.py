@@ -26,6 +26,7 @@ change) -> ``IndexRows`` (this run's rows, to add to the index).
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -559,9 +560,10 @@ def with_stored_signatures(row: dict) -> dict:
     return {**row, SIGNATURES: pack_signatures(whole, lead)}
 
 
-# A shard's share of one batch's band keys: (its members, their keys as uint64 bytes, and for each
-# key the position of its member in that list as int32 bytes).
-ShardBatch = tuple[list, bytes, bytes]
+# A shard's share of one batch's band keys: (its members, pickled as one list; their keys as uint64
+# bytes; for each key the position of its member in that list, as int32 bytes). Three bytes
+# objects: a local runner holds the grouped shards in its own process, as objects.
+ShardBatch = tuple[bytes, bytes, bytes]
 
 
 def by_shard(
@@ -582,7 +584,8 @@ def by_shard(
         present = np.unique(shard_owners)
         local = np.searchsorted(present, shard_owners).astype(np.int32)
         shard_members = [members[i] for i in present.tolist()]
-        gathered.append((int(shard), (shard_members, flat[mask].tobytes(), local.tobytes())))
+        packed = pickle.dumps(shard_members, protocol=pickle.HIGHEST_PROTOCOL)
+        gathered.append((int(shard), (packed, flat[mask].tobytes(), local.tobytes())))
     return gathered
 
 
@@ -593,7 +596,7 @@ def shard_pairs(batches: Iterable[ShardBatch], max_bucket: int) -> list[tuple]:
     for batch_members, keys, owners in batches:
         key_parts.append(np.frombuffer(keys, dtype=np.uint64))
         owner_parts.append(np.frombuffer(owners, dtype=np.int32).astype(np.int64) + len(members))
-        members.extend(batch_members)
+        members.extend(pickle.loads(batch_members))
     if not key_parts:
         return []
     keys, owners = np.concatenate(key_parts), np.concatenate(owner_parts)
