@@ -140,17 +140,24 @@ def build_pipeline(
             },
         )
 
-    tables = ((ARTICLES, articles), (CLAIMS, claims), (REJECTS, rejects), (DEDUP_INDEX, index_rows))
+    tables = (
+        (ARTICLES, articles, None),
+        (CLAIMS, claims["claims"], claims["clusters"]),
+        (REJECTS, rejects, None),
+        (DEDUP_INDEX, index_rows, None),
+    )
     written = [
-        rows | f"Write{table.name.title()}" >> WriteTable(table, plan.staging, plan.file_tag)
-        for table, rows in tables
+        rows
+        | f"Write{table.name.title()}"
+        >> WriteTable(table, plan.staging, plan.file_tag, updates=updates)
+        for table, rows, updates in tables
     ]
     _ = (
         tuple(written)
         | "AllWrittenFiles" >> beam.Flatten()
         | "Publish"
         >> PublishOutput(
-            tuple(table for table, _ in tables),
+            tuple(table for table, _, _ in tables),
             plan.output,
             plan.staging,
             plan.mode,

@@ -66,7 +66,8 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, plan: RunPlan) -> None:
             start_timestamp=start, stop_timestamp=stop, fire_interval=plan.stream.poll_interval
         )
         | "DueFeeds" >> beam.FlatMap(lambda _tick: [by_host(url) for url in feeds])
-        | "Poll" >> beam.ParDo(PollFeedsFn(plan.fetch, plan.ingested_at)).with_outputs(
+        | "Poll"
+        >> beam.ParDo(PollFeedsFn(plan.fetch, plan.ingested_at)).with_outputs(
             REJECTED, main="items"
         )
     )
@@ -88,15 +89,21 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, plan: RunPlan) -> None:
     articles = (
         normalized["articles"]
         | "AssignTopic" >> AssignTopic()
-        | "Deduplicate"
-        >> CrossWindowDedup(plan.dedup, plan.stream.horizon, plan.stream.window)
+        | "Deduplicate" >> CrossWindowDedup(plan.dedup, plan.stream.horizon, plan.stream.window)
     )
     claims = articles | "ExtractClaims" >> ExtractClaims()
     all_rejects = (*rejects, normalized["rejects"]) | "AllRejects" >> beam.Flatten()
 
+    tables = (
+        (articles, None),
+        (claims["claims"], claims["clusters"]),
+        (all_rejects, None),
+    )
     written = [
-        rows | f"Write{table.name.title()}" >> WriteTable(table, plan.staging, plan.file_tag)
-        for table, rows in zip(TABLES, (articles, claims, all_rejects), strict=True)
+        rows
+        | f"Write{table.name.title()}"
+        >> WriteTable(table, plan.staging, plan.file_tag, updates=updates)
+        for table, (rows, updates) in zip(TABLES, tables, strict=True)
     ]
     _ = (
         tuple(written)

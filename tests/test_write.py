@@ -51,11 +51,19 @@ def rejects_for(inputs: list[str]) -> list[dict]:
 
 
 def run_write(
-    output: Path, rows: list[dict], mode: str, run_id: str, table: Table = REJECTS
+    output: Path,
+    rows: list[dict],
+    mode: str,
+    run_id: str,
+    table: Table = REJECTS,
+    updates: list[tuple[str, dict]] | None = None,
 ) -> None:
     staging = staging_root(str(output), run_id)
     with fnapi_pipeline() as pipeline:
-        written = pipeline | beam.Create(rows) | WriteTable(table, staging, file_tag=run_id)
+        late = None if updates is None else pipeline | "Updates" >> beam.Create(updates)
+        written = (
+            pipeline | beam.Create(rows) | WriteTable(table, staging, file_tag=run_id, updates=late)
+        )
         _ = written | PublishOutput((table,), str(output), staging, mode, INGESTED_AT, run_id)
 
 
@@ -132,3 +140,20 @@ def test_a_bucketed_table_spreads_each_partition_over_its_files_by_sort_key(tmp_
         assert inputs == sorted(inputs) and inputs  # every file sorted, none empty
         assert {file_bucket(table, {"input": i}) for i in inputs} == {bucket}
     assert len(read_inputs(tmp_path)) == 60
+
+
+def test_updates_set_late_values_of_the_rows_they_name_as_the_files_are_written(tmp_path):
+    rows = rejects_for([f"input-{n}" for n in range(5)])
+    updates = [("input-1", {"detail": "one"}), ("input-3", {"detail": "three", "stage": "x"})]
+    run_write(tmp_path, rows, "overwrite", "run1", updates=updates)
+    written = duckdb.sql(
+        f"select input, stage, detail from read_parquet('{tmp_path}/rejects/**/*.parquet') "
+        "order by input"
+    ).fetchall()
+    assert written == [
+        ("input-0", "read", None),
+        ("input-1", "read", "one"),
+        ("input-2", "read", None),
+        ("input-3", "x", "three"),
+        ("input-4", "read", None),
+    ]

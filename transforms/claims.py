@@ -28,8 +28,9 @@ travel as tuples, which Beam encodes and decodes several times faster than dicts
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -52,14 +53,15 @@ from transforms.claims_attribution import (
 from transforms.claims_cluster import (
     Signature,
     affiliation,
+    batch_shard_keys,
     components,
     entity_norms,
     match_shard,
     number_key,
     pack,
-    shard_keys,
 )
 from transforms.claims_features import (
+    caseless_search,
     checkworthiness,
     content_terms,
     direction,
@@ -75,12 +77,11 @@ QUOTE_MIN_WORDS = 4
 ASSERTION_MIN_WORDS = 8
 MIN_SENTENCE_WORDS = 4
 
-_ANALYSIS = re.compile(
+_ANALYSIS = caseless_search(
     r"\b(?:suggests?|underscores?|reflects?|indicates?|signals?|highlights?|illustrates?|"
-    r"means that|matters because|remains? (?:to be seen|unclear))\b",
-    re.IGNORECASE,
+    r"means that|matters because|remains? (?:to be seen|unclear))\b"
 )
-_FORECAST = re.compile(r"\b(?:will|would|could|might|may|should|must)\b", re.IGNORECASE)
+_FORECAST = caseless_search(r"\b(?:will|would|could|might|may|should|must)\b")
 _DEMONSTRATIVE_SUBJECT = re.compile(r"^(?:This|These|That|Those|Such|It|In essence)\b")
 _LEADING_JOINER = re.compile(
     r"^(?:[,;:\s]|and\b|but\b|while\b|whereas\b|although\b|though\b)+", re.I
@@ -234,7 +235,7 @@ def extract_claims(article: dict) -> list[dict]:
         register_people(found, ctx)
     for person in ctx.persons:
         person.last_seen = -1
-    people = [p.name for p in ctx.persons]
+    people = tuple(p.name for p in ctx.persons)
 
     rows: list[dict] = []
     last: _Attributed | None = None
@@ -263,7 +264,7 @@ def _sentence_claims(
     tokens: list[Token],
     hits: list[Hit],
     last: _Attributed | None,
-    people: list[str],
+    people: tuple[str, ...],
     article: dict,
 ) -> list[dict]:
     rows: list[dict] = []
@@ -407,6 +408,7 @@ def _sentence_claims(
                     None,
                     sentence.text,
                     people,
+                    nums=nums,  # none: numbers(sentence.text) found no quantity above
                     ents=ents,
                 )
             ]
@@ -431,14 +433,14 @@ def _paragraph_start(text: str, position: int) -> int:
 
 def _is_commentary(text: str) -> bool:
     """The writer's analysis rather than a fact: "This reflects ...", "The statement suggests"."""
-    return bool(_DEMONSTRATIVE_SUBJECT.match(text) or _ANALYSIS.search(text))
+    return bool(_DEMONSTRATIVE_SUBJECT.match(text)) or _ANALYSIS(text)
 
 
 def _is_assertion(sentence: Sentence) -> bool:
     text = sentence.text
     if len(text.split()) < ASSERTION_MIN_WORDS:
         return False
-    return not _FORECAST.search(text)
+    return not _FORECAST(text)
 
 
 def _row(
@@ -450,7 +452,7 @@ def _row(
     speaker: Speaker | None,
     cue: str | None,
     content: str,
-    people: list[str],
+    people: tuple[str, ...],
     *,
     nums: list[dict] | None = None,
     ents: list[dict] | None = None,
@@ -523,23 +525,26 @@ def source_of(article: dict) -> str:
 
 
 def signature(source: str, claim: dict) -> Signature:
+    speaker = claim["speaker"]
     speaker_kind = (
-        next((e["kind"] for e in claim["entities"] if e["name"] == claim["speaker"]), "group")
-        if claim["speaker"]
+        next((e["kind"] for e in claim["entities"] if e["name"] == speaker), "group")
+        if speaker
         else None
     )
     key = claim["claim_key"]
+    # speaker#polarity#direction#numbers#terms (see _row)
+    parts = key.split("#")
     return Signature(
-        claim_id=claim["claim_id"],
-        article_id=claim["article_id"],
-        source=source,
-        claim_key=key,
-        affiliation=affiliation(claim["speaker"], speaker_kind, claim["speaker_role"]),
-        negated="#neg#" in key,
-        direction=key.split("#")[2].replace("-", ""),
-        numbers=tuple(sorted({number_key(n["value"], n["unit"]) for n in claim["numbers"]})),
-        entities=entity_norms(claim["entities"]),
-        terms=tuple(key.split("#")[4].split()),
+        claim["claim_id"],
+        claim["article_id"],
+        source,
+        key,
+        affiliation(speaker, speaker_kind, claim["speaker_role"]),
+        "#neg#" in key,
+        parts[2].replace("-", ""),
+        tuple(sorted({number_key(n["value"], n["unit"]) for n in claim["numbers"]})),
+        entity_norms(claim["entities"]),
+        tuple(parts[4].split()),
     )
 
 
@@ -573,10 +578,10 @@ def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, lis
     shard), ...]) per shard: a few elements per batch cross the shuffle, not one per claim and
     shard."""
     gathered: dict[int, list[tuple[bytes, tuple[bytes, ...]]]] = {}
-    for pair in pairs:
-        sig = signature(*pair)
+    sigs = [signature(*pair) for pair in pairs]
+    for sig, by_shard in zip(sigs, batch_shard_keys(sigs), strict=True):
         packed = pack(sig)
-        for shard, keys in shard_keys(sig).items():
+        for shard, keys in by_shard.items():
             gathered.setdefault(shard, []).append((packed, keys))
     return sorted(gathered.items(), key=lambda item: item[0])
 
@@ -584,48 +589,60 @@ def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, lis
 _FIELDS = (*CLAIMS.columns, *CLAIMS.partition_keys)
 
 
-def _as_tuple(pair: tuple[str, dict]) -> tuple:
+def claim_row(pair: tuple[str, dict]) -> dict:
+    """A (source, claim) pair -> its row: the CLAIMS columns and the partition keys."""
     claim = pair[1]
-    return tuple(claim[field] for field in _FIELDS)
+    return {field: claim[field] for field in _FIELDS}
 
 
-def _apply_cluster(row: tuple, clusters: dict[str, tuple[str, int]]) -> dict:
-    claim = dict(zip(_FIELDS, row, strict=True))
-    assigned = clusters.get(claim["claim_id"])
-    if assigned is not None:
-        claim["claim_cluster_id"], claim["corroboration"] = assigned
-    return claim
+def cluster_update(component: tuple[str, tuple[str, int]]) -> tuple[str, dict]:
+    """(claim id, (cluster id, corroboration)) -> the update ``WriteTable`` applies to its row."""
+    claim_id, (cluster_id, corroboration) = component
+    return claim_id, {"claim_cluster_id": cluster_id, "corroboration": corroboration}
+
+
+def _packed(shard_entries: tuple[int, list]) -> tuple[int, bytes]:
+    # One bytes object per batch and shard: a local runner holds grouped values as objects.
+    shard, entries = shard_entries
+    return shard, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _matched(shard_batches: tuple[int, Iterable[bytes]]) -> list:
+    return match_shard(entry for batch in shard_batches[1] for entry in pickle.loads(batch))
 
 
 class ClusterClaims(beam.PTransform):
-    """(source, claim) pairs -> claims with claim_cluster_id and corroboration set."""
+    """(source, claim) pairs -> (claim id, {claim_cluster_id, corroboration}) for the claims
+    that matched another (few): updates for ``WriteTable``."""
 
     def expand(self, pairs):
-        clusters = (
+        return (
             pairs
             | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
             | "BlockKeys" >> beam.FlatMap(sharded_signatures)
+            | "PackShards" >> beam.Map(_packed)
             | "GroupShards" >> beam.GroupByKey()
-            | "MatchPairs"
-            >> beam.FlatMap(lambda shard: match_shard(m for batch in shard[1] for m in batch))
+            | "MatchPairs" >> beam.FlatMap(_matched)
             | "OneGraph" >> beam.Map(lambda edge: ("graph", edge))
             | "GroupEdges" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda graph: components(graph[1]))
-        )
-        # Only claims that matched another are in `clusters` (few): a side input, not a join.
-        return (
-            pairs
-            | "Claims" >> beam.Map(_as_tuple)
-            | "SetCluster" >> beam.Map(_apply_cluster, clusters=beam.pvalue.AsDict(clusters))
+            | "AsUpdates" >> beam.Map(cluster_update)
         )
 
 
 class ExtractClaims(beam.PTransform):
-    """All article rows -> claim rows (schemas.CLAIMS columns plus date and topic)."""
+    """All article rows -> {"claims": claim rows (schemas.CLAIMS columns plus date and topic),
+    each its own cluster; "clusters": (claim id, {claim_cluster_id, corroboration}) for the claims
+    found in other sources' articles too}.
+
+    The cluster values are set as the claims are written (``WriteTable(..., updates=...)``): the
+    rows go on to the writers at once, as compact batches, instead of waiting one by one until
+    every article's claims are matched.
+    """
 
     def expand(self, articles):
-        return (
-            articles
-            | "ExtractPerArticle" >> beam.ParDo(ExtractClaimsFn())
-            | "ClusterAcrossArticles" >> ClusterClaims()
-        )
+        pairs = articles | "ExtractPerArticle" >> beam.ParDo(ExtractClaimsFn())
+        return {
+            "claims": pairs | "Rows" >> beam.Map(claim_row),
+            "clusters": pairs | "ClusterAcrossArticles" >> ClusterClaims(),
+        }

@@ -28,8 +28,10 @@ import hashlib
 import pickle
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -87,6 +89,10 @@ def norm_place(word: str) -> str:
     return METONYMS.get(low, DEMONYMS.get(low, low))
 
 
+# Cached: the same speakers recur in every batch, and each claim's is normalised twice (for its
+# claim_key, then for its signature). Not norm_place: entity_norms would then share its strings
+# with the affiliation, and pickle, which writes a shared object once, would pack other bytes.
+@lru_cache(maxsize=1 << 14)
 def affiliation(speaker: str | None, kind: str | None, role: str | None) -> tuple[str, ...]:
     """What a speaker stands for: the person's surname, the organisation, the country."""
     if not speaker:
@@ -127,36 +133,70 @@ _HALF = np.uint64(32)
 
 def block_keys(sig: Signature) -> list[bytes]:
     """The blocks a claim is compared in."""
-    return sorted({key for _, key in _blocks(sig)})
+    return sorted({key for keys in shard_keys(sig).values() for key in keys})
 
 
-def _blocks(sig: Signature) -> list[tuple[int, bytes]]:
-    """(shard, key) of each block the claim is compared in. A band's blocks share a shard, so
-    each shard holds about BANDS / SHARDS bands of every claim; crc32, never hash(), spreads the
-    quantity blocks the same way in every process. Keys are bytes: a band's key carries its
-    hashes as they are, 4 bytes each, not formatted."""
+def _minhashes(term_lists: Sequence[tuple[str, ...]]) -> list[bytes]:
+    """Each claim's BANDS * ROWS MinHash values over its terms, 4 bytes each (empty without
+    terms), computed for a whole batch of claims at once: per claim, numpy's call overhead cost
+    more than the arithmetic."""
+    hashes = np.array([_term_hash(t) for terms in term_lists for t in terms], dtype=np.uint64)
+    if not len(hashes):
+        return [b"" for _ in term_lists]
+    # Multiply-add modulo 2**64 (numpy wraps), high half kept: one MinHash per coefficient pair,
+    # the minimum over each claim's own columns.
+    mixed = hashes * _MULTIPLIERS
+    mixed += _INCREMENTS
+    mixed >>= _HALF
+    counts = [len(terms) for terms in term_lists]
+    starts = np.cumsum([0, *counts[:-1]])[np.array(counts) > 0]
+    mins = np.minimum.reduceat(mixed, starts, axis=1).T.astype(">u4").tobytes()
+    width = 4 * BANDS * ROWS
+    out: list[bytes] = []
+    position = 0
+    for count in counts:
+        if count:
+            out.append(mins[position : position + width])
+            position += width
+        else:
+            out.append(b"")
+    return out
+
+
+def _blocks(sig: Signature, minhash: bytes) -> list[tuple[int, bytes]]:
+    """(shard, key) of each block the claim is compared in, ``minhash`` being _minhashes' value
+    for its terms. A band's blocks share a shard, so each shard holds about BANDS / SHARDS bands
+    of every claim; crc32, never hash(), spreads the quantity blocks the same way in every
+    process. Keys are bytes: a band's key carries its hashes as they are, 4 bytes each, not
+    formatted."""
     polarity = f"{int(sig.negated)}{sig.direction or '-'}".encode()
     blocks: list[tuple[int, bytes]] = []
     if len(sig.terms) >= MIN_SHARED_WITH_NUMBER:
-        blake2b = hashlib.blake2b
-        hashes = np.array(
-            [int.from_bytes(blake2b(t.encode(), digest_size=8).digest(), "big") for t in sig.terms],
-            dtype=np.uint64,
-        )
-        # Multiply-add modulo 2**64 (numpy wraps), high half kept: one MinHash per coefficient pair.
-        mixed = hashes * _MULTIPLIERS
-        mixed += _INCREMENTS
-        mixed >>= _HALF
-        mins = mixed.min(axis=1).astype(">u4").tobytes()
         width = 4 * ROWS
-        for band in range(BANDS):
-            rows = mins[band * width : (band + 1) * width]
-            blocks.append((band % SHARDS, b"t%d:%b:%b" % (band, polarity, rows)))
+        blocks = [
+            (shard, head + minhash[offset : offset + width])
+            for shard, head, offset in _band_heads(polarity)
+        ]
     for value, unit in sig.numbers:
         for entity in sig.entities:
             key = f"n:{polarity.decode()}:{value}:{unit}:{entity}".encode()
             blocks.append((zlib.crc32(key) % SHARDS, key))
     return blocks
+
+
+@lru_cache(maxsize=16)
+def _band_heads(polarity: bytes) -> tuple[tuple[int, bytes, int], ...]:
+    """Per band: its shard, the start of its block key ("t3:0up:"), where its rows start in a
+    MinHash. Formatting them for each claim cost more than the rest of its keys."""
+    return tuple(
+        (band % SHARDS, b"t%d:%b:" % (band, polarity), band * 4 * ROWS) for band in range(BANDS)
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _term_hash(term: str) -> int:
+    """A content term's fixed 64-bit hash, the input of the MinHash family."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big")
 
 
 def numbers_agree(a: tuple, b: tuple) -> bool:
@@ -205,20 +245,34 @@ class _Prepared:
         "units",
     )
 
-    def __init__(self, sig: Signature, packed: bytes) -> None:
-        self.claim_id = sig.claim_id
-        self.source = sig.source
-        self.article_id = sig.article_id
+    def __init__(self, sig: tuple, packed: bytes) -> None:
+        """``sig``: a Signature, or its fields as unpickled from ``packed`` (no Signature built:
+        unpacking the tuple is all the fields are needed for)."""
+        (
+            claim_id,
+            article_id,
+            source,
+            claim_key,
+            affiliation,
+            negated,
+            direction,
+            numbers,
+            entities,
+            terms,
+        ) = sig
+        self.claim_id = claim_id
+        self.source = source
+        self.article_id = article_id
         # The packed row breaks ties, so block order never depends on input order.
-        self.order = (sig.claim_key, sig.claim_id, packed)
-        self.polarity = (sig.negated, sig.direction)
-        self.affiliation = frozenset(sig.affiliation)
-        self.units = _units(sig.numbers)
-        self.entities = frozenset(sig.entities)
-        self.terms = frozenset(sig.terms)
-        self.term_count = len(sig.terms)
+        self.order = (claim_key, claim_id, packed)
+        self.polarity = (negated, direction)
+        self.affiliation = frozenset(affiliation)
+        self.units = _units(numbers)
+        self.entities = frozenset(entities)
+        self.terms = frozenset(terms)
+        self.term_count = len(terms)
         # What the overlap tests of match_block look for in both claims.
-        self.overlaps = (sig.affiliation, sig.entities, tuple(self.units.items()))
+        self.overlaps = (affiliation, entities, tuple(self.units.items()))
 
 
 def matches(a: Signature, b: Signature) -> bool:
@@ -253,10 +307,20 @@ Node = tuple[str, str]
 
 def shard_keys(sig: Signature) -> dict[int, tuple[bytes, ...]]:
     """The claim's block keys by shard."""
-    shards: dict[int, dict[bytes, None]] = {}
-    for shard, key in _blocks(sig):
-        shards.setdefault(shard, {})[key] = None
-    return {shard: tuple(keys) for shard, keys in sorted(shards.items())}
+    return batch_shard_keys([sig])[0]
+
+
+def batch_shard_keys(sigs: Sequence[Signature]) -> list[dict[int, tuple[bytes, ...]]]:
+    """shard_keys of each claim of a batch: the MinHashes of all of them computed at once."""
+    out: list[dict[int, tuple[bytes, ...]]] = []
+    for sig, minhash in zip(sigs, _minhashes([sig.terms for sig in sigs]), strict=True):
+        shards: dict[int, list[bytes]] = {}
+        # A key always falls in the same shard: dropping repeated (shard, key) pairs drops
+        # repeated keys.
+        for shard, key in dict.fromkeys(_blocks(sig, minhash)):
+            shards.setdefault(shard, []).append(key)
+        out.append({shard: tuple(keys) for shard, keys in sorted(shards.items())})
+    return out
 
 
 def pack(sig: Signature) -> bytes:
@@ -270,27 +334,37 @@ def match_shard(members: Iterable[tuple[bytes, tuple[bytes, ...]]]) -> list[tupl
     """Matching pairs in the blocks of one shard, each pair once, from (packed signature, block
     keys in this shard) per claim."""
     with _collector_paused():
-        members = list(members)
-        # Most blocks hold one claim: count first, and build only blocks of two or more.
-        sizes = Counter(key for _, keys in members for key in keys)
-        blocks: dict[bytes, list[bytes]] = {}
-        for packed, keys in members:
-            for key in keys:
-                if sizes[key] > 1:
-                    blocks.setdefault(key, []).append(packed)
-        # Each claim is unpacked and prepared once; a claim twice in the input is one member.
-        prepared: dict[bytes, _Prepared] = {}
-        edges: set[tuple[Node, Node]] = set()
-        for packed_members in blocks.values():
-            block: dict[_Prepared, None] = {}
-            for packed in packed_members:
-                member = prepared.get(packed)
-                if member is None:
-                    member = prepared[packed] = _Prepared(Signature(*pickle.loads(packed)), packed)
-                block[member] = None
-            if len(block) > 1:
-                edges.update(match_block(list(block)))
-        return sorted(edges)
+        # Its locals (every prepared claim) are freed when _match_members returns, before the
+        # collector resumes: alive then, they would all be walked by its next collection.
+        return _match_members(members)
+
+
+def _match_members(members: Iterable[tuple[bytes, tuple[bytes, ...]]]) -> list[tuple[Node, Node]]:
+    # A claim twice in the input is one member (its packed row names it); blocks then list the
+    # claims by index, so each is hashed once here rather than once per block it sits in.
+    keys_of = dict(members)
+    packed_rows = list(keys_of)
+    # Most blocks hold one claim: count first, and build only blocks of two or more.
+    sizes = Counter(chain.from_iterable(keys_of.values()))
+    blocks: dict[bytes, list[int]] = {key: [] for key, size in sizes.items() if size > 1}
+    for index, keys in enumerate(keys_of.values()):
+        for key in keys:
+            block = blocks.get(key)
+            if block is not None:
+                block.append(index)
+    # Each claim is unpacked and prepared once, when a block first needs it.
+    prepared: list[_Prepared | None] = [None] * len(packed_rows)
+    edges: set[tuple[Node, Node]] = set()
+    for indices in blocks.values():
+        block_members: list[_Prepared] = []
+        for index in indices:
+            member = prepared[index]
+            if member is None:
+                packed = packed_rows[index]
+                member = prepared[index] = _Prepared(pickle.loads(packed), packed)
+            block_members.append(member)
+        edges.update(match_block(block_members))
+    return sorted(edges)
 
 
 @contextmanager

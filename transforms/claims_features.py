@@ -20,7 +20,7 @@ Checkworthiness (documented basis, a sum clipped to [0, 1]):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from transforms.claims_lexicon import (
@@ -68,16 +68,42 @@ def _factored(entries: Iterable[str]) -> str:
     return "|".join(branches)
 
 
-def _word_regex(entries: Iterable[str]) -> re.Pattern[str]:
-    """Any of the words or phrases as whole words, case-insensitive; a look-ahead on the possible
-    first letters lets the engine skip most word starts at once."""
+def _word_pattern(entries: Iterable[str]) -> str:
+    """Any of the words or phrases (each opening with a letter) as whole words, in lower case; a
+    look-ahead on the possible first letters lets the engine skip most word starts at once."""
     entries = list(entries)
     firsts = "".join(sorted({re.escape(e[0].lower()) for e in entries}))
-    return re.compile(rf"\b(?=[{firsts}])(?:{_factored(e.lower() for e in entries)})\b", re.I)
+    return rf"\b(?=[{firsts}])(?:{_factored(e.lower() for e in entries)})\b"
 
 
+def caseless_search(pattern: str) -> Callable[[str], bool]:
+    r"""Whether a text holds a match of ``pattern``, ignoring case. The pattern spells its letters
+    in lower case, opens with ``\b`` and each of its matches with a word character.
+
+    ASCII text (nearly all of it) is lower-cased and searched without re.IGNORECASE, which folds
+    every character it compares (on ASCII, folding is lower-casing: the same matches), behind a
+    space and with ``\W`` for the opening ``\b`` (the same matches again): a regex opening with a
+    character class lets the engine skip to the next non-word character instead of trying a match
+    at every position. Two to three times fewer steps; other text takes the plain search."""
+    if not pattern.startswith(r"\b") or re.search(r"(?<!\\)[A-Z]", pattern):
+        raise ValueError(f"not a lower-case pattern opening with \\b: {pattern!r}")
+    anycase = re.compile(pattern, re.IGNORECASE)
+    ascii_lower = re.compile(r"\W" + pattern[2:])
+
+    def found(text: str) -> bool:
+        if text.isascii():
+            return ascii_lower.search(" " + text.lower()) is not None
+        return anycase.search(text) is not None
+
+    return found
+
+
+# The look-ahead on what a quantity may open with turns most positions down in one step.
 _NUMBER = re.compile(
     r"""(?<![\w.,/-])
+    (?=[$£€¥\d"""
+    + "".join(sorted({word[0] for word in NUMBER_WORDS}))
+    + r"""])
     (?P<currency>[$£€¥])?
     (?P<num>
         \d{1,3}(?:,\d{3})+(?:\.\d+)?      # 16,000  1,234.5
@@ -93,32 +119,55 @@ _NUMBER = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z%$£€¥][\w%-]*|%")
-_HEDGE = _word_regex(HEDGES)
-_OPINION = _word_regex(
-    [
-        *words("""
+_HEDGE = caseless_search(_word_pattern(HEDGES))
+_OPINION = caseless_search(
+    _word_pattern(
+        [
+            *words("""
         appreciate welcome hope hopes hoped wish believe believes think thinks feel feels
         gratitude optimism optimistic pessimistic concern concerned should must
         """),
-        "ready to",
-        "willing to",
-    ]
+            "ready to",
+            "willing to",
+        ]
+    )
 )
-_EVENT = _word_regex(
-    words("""
+_EVENT = caseless_search(
+    _word_pattern(
+        words("""
     killed wounded injured died dead accepted rejected agreed signed approved launched attacked
     captured seized arrested elected announced cut raised lowered
     """)
+    )
 )
 # Capitalised words ("U.S." included), joined by "of", "for", "the", "de", "and", "&". The regex
 # opens with a character class, which the engine scans for fast.
 _CAP_RUN = re.compile(r"[A-Z][\w’'&.-]*(?:\s+(?:(?:of|for|the|de|and|&)\s+)?[A-Z][\w’'&.-]*)*")
 _CONTENT_WORD = re.compile(r"[a-z][a-z’'.-]*[a-z]|[a-z]")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
-_NEGATION_WORD = re.compile(r"[a-z']+")
-_LETTERS = re.compile(r"[a-z]+")
+
+
+def _any_word(entries: Iterable[str], letters: str) -> re.Pattern[str]:
+    """Whether any of the words is a whole word of a text (a maximal run of ``letters``), searched
+    in the text behind a space: one search, where listing every word of the text and testing each
+    took several times longer (a regex opening with a character class skips ahead to the next
+    non-letter)."""
+    entries = list(entries)
+    if not all(re.fullmatch(f"[{letters}]+", entry) for entry in entries):
+        raise ValueError(f"not all words of [{letters}]: {entries}")
+    return re.compile(f"[^{letters}](?:{_factored(entries)})(?![{letters}])")
+
+
+# The words are maximal runs of letters (and apostrophes for negators) of the lower-cased text.
+_NEGATOR = _any_word(NEGATORS, "a-z'")
+_UP = _any_word(DIRECTION_UP, "a-z")
+_DOWN = _any_word(DIRECTION_DOWN, "a-z")
+_CHANGE = _any_word(DIRECTION_UP | DIRECTION_DOWN, "a-z")
 # Words that are never content terms, in one set: one look-up per word.
 _NOT_TERMS = frozenset(STOPWORDS | ROLE_HEADS | PLACES | DEMONYMS.keys())
+# The words _term turns down as they are (a word ending in "'s" is looked up without it): most of
+# a text's words, dropped in one set operation before the per-word look-ups.
+_NEVER_TERMS = frozenset(w for w in _NOT_TERMS if not w.endswith("'s"))
 
 
 def _parse_value(num: str) -> float | None:
@@ -238,7 +287,7 @@ def _is_date_or_year(
 
 
 def hedged(text: str) -> bool:
-    return bool(_HEDGE.search(text))
+    return _HEDGE(text)
 
 
 def negated(text: str) -> bool:
@@ -247,29 +296,69 @@ def negated(text: str) -> bool:
     for phrase in NON_NEGATING_PHRASES:
         low = low.replace(phrase, " ")
     low = low.replace("n’t", " n't").replace("n't", " n't")
-    return not NEGATORS.isdisjoint(_NEGATION_WORD.findall(low))
+    return _NEGATOR.search(" " + low) is not None
 
 
 def direction(text: str) -> str:
     """'up', 'down' or '' from the change words the claim uses."""
-    words = set(_LETTERS.findall(text.lower()))
-    up, down = not DIRECTION_UP.isdisjoint(words), not DIRECTION_DOWN.isdisjoint(words)
+    low = " " + text.lower()
+    # Most claims use no change word: one search finds the first, if any; only then is the rest
+    # searched for a word of the other direction.
+    first = _CHANGE.search(low)
+    if first is None:
+        return ""
+    word = first.group()[1:]
+    up, down = word in DIRECTION_UP, word in DIRECTION_DOWN
+    if not up:
+        up = _UP.search(low, first.end()) is not None
+    if not down:
+        down = _DOWN.search(low, first.end()) is not None
     return "up" if up and not down else "down" if down and not up else ""
 
 
-def entities(text: str, people: list[str], speaker: dict | None = None) -> list[dict]:
+def entities(text: str, people: Sequence[str], speaker: dict | None = None) -> list[dict]:
     """People, organisations and places named in the text, in order of first mention."""
     found: dict[str, str] = {}
     if speaker and speaker.get("kind") in ("person", "organization", "place"):
         found[speaker["name"]] = speaker["kind"]
-    surnames = {name.split()[-1]: name for name in people}
+    people = tuple(people)
+    surnames = _surnames(people)
     for match in _CAP_RUN.finditer(text):
         for name, kind in _classify_run(match.group(), surnames, people):
             found.setdefault(name, kind)
     return [{"name": name, "kind": kind} for name, kind in found.items()]
 
 
-def _classify_run(run: str, surnames: dict[str, str], people: list[str]) -> list[tuple[str, str]]:
+@lru_cache(maxsize=64)
+def _surnames(people: tuple[str, ...]) -> dict[str, str]:
+    """Cached: an article's claims all name the same people (read only, never changed)."""
+    return {name.split()[-1]: name for name in people}
+
+
+def _classify_run(
+    run: str, surnames: dict[str, str], people: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    words, joined, titled, unnamed = _run_parts(run)
+    if not words:
+        return ()
+    # A run holding a known person ("Kremlin spokesman Dmitry Peskov"): the person only; of two,
+    # the one named first (never set order, which changes from one process to the next).
+    named = [(joined.find(name), name) for name in people if name in joined]
+    if named:
+        return ((min(named)[1], "person"),)
+    if titled and words[-1] in surnames:
+        return ((surnames[words[-1]], "person"),)
+    return unnamed
+
+
+@lru_cache(maxsize=1 << 14)
+def _run_parts(
+    run: str,
+) -> tuple[tuple[str, ...], str, bool, tuple[tuple[str, str], ...]]:
+    """What _classify_run reads of a run whoever the article names, cached (the same runs recur
+    in every article): its words and their join, whether a surname at its end would stand for a
+    known person ("Putin", "President Putin", "Mr. Putin"), and its entities when it names nobody
+    known."""
     words = [w if _INITIALS.fullmatch(w) else w.rstrip(".,") for w in run.split()]
     words = [w[:-2] if w.endswith(("’s", "'s")) else w for w in words]
     while words and (words[0].lower() in NOT_NAMES or words[0].lower() in ("the", "of", "and")):
@@ -277,28 +366,25 @@ def _classify_run(run: str, surnames: dict[str, str], people: list[str]) -> list
     while words and words[-1].lower() in ("of", "for", "the", "and", "&", "de"):
         words = words[:-1]
     if not words:
-        return []
+        return (), "", False, ()
     joined = " ".join(words)
+    titled = all(
+        w.lower() in ROLE_HEADS or w.lower() in DEMONYMS or w[:1].isupper() for w in words
+    ) and (
+        len(words) == 1
+        or words[-2].lower() in ROLE_HEADS
+        or words[-2].lower() in ("mr", "mrs", "ms", "dr", "mr.", "mrs.", "ms.", "dr.")
+    )
+    return tuple(words), joined, titled, _unnamed_entities(words, joined)
+
+
+def _unnamed_entities(words: list[str], joined: str) -> tuple[tuple[str, str], ...]:
+    """The entities of a run naming no known person: a place, an organisation, or its places."""
     low = joined.lower()
-    # A run holding a known person ("Kremlin spokesman Dmitry Peskov"): the person only; of two,
-    # the one named first (never set order, which changes from one process to the next).
-    named = [(joined.find(name), name) for name in people if name in joined]
-    if named:
-        return [(min(named)[1], "person")]
-    if (
-        words[-1] in surnames
-        and all(w.lower() in ROLE_HEADS or w.lower() in DEMONYMS or w[:1].isupper() for w in words)
-        and (
-            len(words) == 1
-            or words[-2].lower() in ROLE_HEADS
-            or words[-2].lower() in ("mr", "mrs", "ms", "dr", "mr.", "mrs.", "ms.", "dr.")
-        )
-    ):
-        return [(surnames[words[-1]], "person")]
     if low in PLACE_ALIASES:
-        return [(PLACE_ALIASES[low], "place")]
+        return ((PLACE_ALIASES[low], "place"),)
     if low in MULTIWORD_PLACES:
-        return [(joined, "place")]
+        return ((joined, "place"),)
     lows = [w.lower().strip(".") for w in words]
     if any(w in ORG_WORDS or w in KNOWN_ORGS for w in lows) or (
         len(words) == 1
@@ -306,12 +392,12 @@ def _classify_run(run: str, surnames: dict[str, str], people: list[str]) -> list
         and 2 <= len(words[0]) <= 6
         and low not in PLACE_ALIASES
     ):
-        return [(joined, "organization")]
+        return ((joined, "organization"),)
     if len(words) == 1 and low in PLACES:
-        return [(joined, "place")]
+        return ((joined, "place"),)
     # Demonym-led runs ("Russian Deputy Foreign Minister"): no entity of their own.
     places = [w for w in words if w.lower() in PLACES or w.lower() in PLACE_ALIASES]
-    return [(PLACE_ALIASES.get(w.lower(), w), "place") for w in places]
+    return tuple((PLACE_ALIASES.get(w.lower(), w), "place") for w in places)
 
 
 def checkworthiness(
@@ -332,11 +418,11 @@ def checkworthiness(
         score += 0.15
     if ents:
         score += 0.10
-    if change or _EVENT.search(text):
+    if change or _EVENT(text):
         score += 0.10
     if is_hedged:
         score -= 0.20
-    if not nums and _OPINION.search(text):
+    if not nums and _OPINION(text):
         score -= 0.20
     if len(text.split()) < 8:
         score -= 0.10
@@ -349,13 +435,11 @@ def content_terms(text: str, names: Iterable[str] = ()) -> list[str]:
     """Content words for matching: lower-cased, stop words, role words and the words of the named
     entities out (entities are compared on their own), synonyms folded, crudely stemmed."""
     excluded = {w.lower().strip(".,’'") for name in names for w in name.split()}
-    terms = set()
     # Each distinct word once: the result is a set. A word starts and ends with a letter.
-    for word in set(_CONTENT_WORD.findall(text.lower().replace("’", "'"))):
-        base, term = _term(word)
-        if term is not None and base not in excluded:
-            terms.add(term)
-    return sorted(terms)
+    words = set(_CONTENT_WORD.findall(text.lower().replace("’", "'"))) - _NEVER_TERMS
+    return sorted(
+        {term for base, term in map(_term, words) if term is not None and base not in excluded}
+    )
 
 
 @lru_cache(maxsize=1 << 16)

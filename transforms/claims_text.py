@@ -54,6 +54,8 @@ _DATELINE = re.compile(
 )
 _BULLET = re.compile(r"(?:[•▪◦·*–-]|\d{1,2}[.)])\s+")  # used with match(pos): no "^"
 _PROSE_END = re.compile(r"""[.!?…][”"’')\]]*$|[”"]$""")
+# What _PROSE_END allows after the end mark: a match starts no earlier than where they begin.
+_CLOSERS = "”\"’')]\n"
 _BOUNDARY = re.compile(r"""[.!?…]+[”"’')\]]*(?=\s+[“"‘'(\[A-Z0-9•])""")
 _WORD_BEFORE = re.compile(r"""([\w.’'-]+)[.!?…]+[”"’')\]]*$""")
 _WORD_AFTER = re.compile(r"""\s+[“"‘'(\[]*([\w’'.-]+)""")
@@ -89,7 +91,9 @@ def join_broken(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]
             previous = text[p_start:p_end]
             following = text[start]
             if previous.endswith((",", ',"', ",”")) or (
-                _CONTINUES.search(previous)
+                # A match is two characters at most, before a final newline at most: search only
+                # the end (from the start, the search would try every position).
+                _CONTINUES.search(previous, max(0, len(previous) - 3))
                 and (
                     following.islower()
                     or (following.isdigit() and len(previous.split()) >= 8)
@@ -109,7 +113,8 @@ def _open_quote(paragraph: str) -> bool:
 
 def is_prose(paragraph: str) -> bool:
     """A paragraph ends like prose; headings, captions, bylines and lead-ins with ":" do not."""
-    return bool(_PROSE_END.search(paragraph))
+    # Only the end can match: search from where the closing marks end it, not from the start.
+    return bool(_PROSE_END.search(paragraph, max(0, len(paragraph.rstrip(_CLOSERS)) - 1)))
 
 
 def dateline_end(text: str) -> int:

@@ -16,7 +16,7 @@ import posixpath
 import re
 import shutil
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import apache_beam as beam
@@ -70,6 +70,22 @@ def batches_to_table(table: Table, batches: Iterable[bytes]) -> pa.Table:
         field.name for field in table.schema if not pa.types.is_nested(field.type)
     )
     return rows.sort_by([(key, "ascending") for key in keys])
+
+
+def apply_updates(table: Table, rows: pa.Table, updates: Mapping[str, dict]) -> pa.Table:
+    """``rows`` with the values ``updates`` holds for them set: {row id: {column: value}}, the row
+    id being the value of the table's first sort key."""
+    ids = rows.column(table.sort_keys[0]).to_pylist()
+    changed = [(i, updates[row_id]) for i, row_id in enumerate(ids) if row_id in updates]
+    for name in sorted({name for _, values in changed for name in values}):
+        column = rows.column(name).to_pylist()
+        for i, values in changed:
+            if name in values:
+                column[i] = values[name]
+        index = rows.schema.get_field_index(name)
+        field = rows.schema.field(index)
+        rows = rows.set_column(index, field, pa.array(column, type=field.type))
+    return rows
 
 
 def write_parquet(rows: pa.Table, path: str) -> None:
@@ -133,10 +149,15 @@ class _WritePartitionFn(beam.DoFn):
         self.rows_written = Metrics.counter("write", f"{table.name}_rows")
 
     def process(
-        self, file_batches: tuple[tuple[str, int], Iterable[bytes]], window=beam.DoFn.WindowParam
+        self,
+        file_batches: tuple[tuple[str, int], Iterable[bytes]],
+        window=beam.DoFn.WindowParam,
+        updates: Mapping[str, dict] | None = None,
     ):
         (partition, bucket), batches = file_batches
         rows = batches_to_table(self._table, batches)
+        if updates:
+            rows = apply_updates(self._table, rows, updates)
         buckets = self._table.file_buckets
         name = staged_file_name(self._file_tag, partition, window, bucket if buckets > 1 else None)
         writing = FileSystems.join(self._staging, "_writing", self._table.name, name)
@@ -174,21 +195,29 @@ def staged_file_name(
 
 class WriteTable(beam.PTransform):
     """Rows of one table to staged Parquet files, one per partition (and window) per run;
-    returns (table name, partition, file) triples for ``PublishOutput``."""
+    returns (table name, partition, file) triples for ``PublishOutput``.
 
-    def __init__(self, table: Table, staging: str, file_tag: str):
+    ``updates``: an optional PCollection of (row id, {column: value}) for values decided after
+    the rows were made (see ``apply_updates``), set as the files are written. The rows then
+    reach the writers as compact batches at once instead of waiting, one element each, for
+    those values.
+    """
+
+    def __init__(self, table: Table, staging: str, file_tag: str, updates=None):
         super().__init__()
         self._table = table
         self._staging = staging
         self._file_tag = file_tag
+        self._updates = updates
 
     def expand(self, rows):
+        side = {} if self._updates is None else {"updates": beam.pvalue.AsDict(self._updates)}
         return (
             rows
             | "BatchByPartition" >> beam.ParDo(_BatchRowsFn(self._table))
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteParquet"
-            >> beam.ParDo(_WritePartitionFn(self._table, self._staging, self._file_tag))
+            >> beam.ParDo(_WritePartitionFn(self._table, self._staging, self._file_tag), **side)
         )
 
 
