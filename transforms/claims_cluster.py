@@ -131,11 +131,6 @@ def number_key(value: float, unit: str | None) -> tuple[float, str]:
 _HALF = np.uint64(32)
 
 
-def block_keys(sig: Signature) -> list[bytes]:
-    """The blocks a claim is compared in."""
-    return sorted({key for keys in shard_keys(sig).values() for key in keys})
-
-
 def _minhashes(term_lists: Sequence[tuple[str, ...]]) -> list[bytes]:
     """Each claim's BANDS * ROWS MinHash values over its terms, 4 bytes each (empty without
     terms), computed for a whole batch of claims at once: per claim, numpy's call overhead cost

@@ -575,7 +575,7 @@ def by_shard(
     elements, each member once per shard instead of once per key.
     """
     flat = keys.reshape(-1)
-    owners = np.repeat(np.arange(len(members), dtype=np.int64), keys.shape[1] if keys.ndim else 0)
+    owners = np.repeat(np.arange(len(members), dtype=np.int64), keys.shape[1])
     shard_of = flat % np.uint64(shards)
     gathered = []
     for shard in np.unique(shard_of).tolist():
