@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import PROJECT
 from transforms.claims import extract_claims
+from transforms.claims_attribution import _TOKEN, tokenize
 from transforms.claims_cluster import Signature, matches, numbers_agree
-from transforms.claims_features import checkworthiness, direction, hedged, negated, numbers
+from transforms.claims_features import (
+    _NUMBER,
+    _NUMBER_ASCII,
+    caseless_word_sets,
+    checkworthiness,
+    direction,
+    hedged,
+    negated,
+    numbers,
+)
+from transforms.claims_lexicon import DIRECTION_DOWN, DIRECTION_UP, NEGATORS, NON_NEGATING_PHRASES
 from transforms.claims_text import dateline_end, sentences
 
 
@@ -330,3 +344,62 @@ def test_of_two_known_people_in_one_name_run_the_first_named_wins_in_any_process
     }
     assert len(outputs) == 1
     assert "Yasuhiro Nakasone" in outputs.pop().split("}")[0]
+
+
+# --- fast paths: the same answers as the plain searches they stand in for -------------------------
+
+# Words of the rules, the characters around them, and characters that fold or lower-case unlike
+# ASCII ("ſ" matches "s" under re.IGNORECASE; "İ" lower-cases to two characters).
+_PIECES = [
+    *"abdesy .,'’-/%$\n\x1c1é_ſİK",
+    *("may", "May", "ready to", "not", "n't", "no", "rose", "fell", "cut", "two", "Six"),
+    *("16,000", "27.8", "7/8", "15-1/2", "-year", " billion", " people", "Mr.", "U.S.", "“", "”"),
+]
+_TEXTS = st.lists(st.sampled_from(_PIECES), max_size=14).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXTS)
+def test_caseless_word_sets_find_what_one_search_per_set_finds(text):
+    sets = {"one": ["may", "ready to", "not"], "two": ["may be", "rose", "six"], "three": ["cut"]}
+    expected = {
+        name
+        for name, group in sets.items()
+        if re.search(rf"\b(?:{'|'.join(map(re.escape, group))})\b", text, re.IGNORECASE)
+    }
+    assert caseless_word_sets(sets)(text) == expected
+
+
+def test_caseless_word_sets_refuse_entries_an_ascii_text_may_fold_into():
+    with pytest.raises(ValueError):
+        caseless_word_sets({"numbers": ["ſix"]})  # "Six" matches it under re.IGNORECASE
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXTS.filter(str.isascii))
+def test_ascii_quantity_regex_matches_as_the_plain_one(text):
+    plain = [(m.start(), m.end(), m.groups()) for m in _NUMBER.finditer(text)]
+    fast = [(m.start(), m.end() - 1, m.groups()) for m in _NUMBER_ASCII.finditer(" " + text)]
+    assert fast == plain
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXTS, data=st.data())
+def test_tokens_are_the_token_regex_matches(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    found = [(t.text, t.start, t.end) for t in tokenize(text, start, end)]
+    assert found == [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text, start, end)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXTS)
+def test_negation_and_direction_read_whole_words(text):
+    low = text.lower()
+    for phrase in NON_NEGATING_PHRASES:
+        low = low.replace(phrase, " ")
+    low = low.replace("n’t", " n't").replace("n't", " n't")
+    assert negated(text) == bool(NEGATORS & set(re.findall(r"[a-z']+", low)))
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    up, down = bool(DIRECTION_UP & words), bool(DIRECTION_DOWN & words)
+    assert direction(text) == ("up" if up and not down else "down" if down and not up else "")

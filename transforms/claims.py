@@ -61,8 +61,8 @@ from transforms.claims_cluster import (
     pack,
 )
 from transforms.claims_features import (
-    caseless_search,
     checkworthiness,
+    claim_words,
     content_terms,
     direction,
     entities,
@@ -77,11 +77,6 @@ QUOTE_MIN_WORDS = 4
 ASSERTION_MIN_WORDS = 8
 MIN_SENTENCE_WORDS = 4
 
-_ANALYSIS = caseless_search(
-    r"\b(?:suggests?|underscores?|reflects?|indicates?|signals?|highlights?|illustrates?|"
-    r"means that|matters because|remains? (?:to be seen|unclear))\b"
-)
-_FORECAST = caseless_search(r"\b(?:will|would|could|might|may|should|must)\b")
 _DEMONSTRATIVE_SUBJECT = re.compile(r"^(?:This|These|That|Those|Such|It|In essence)\b")
 _LEADING_JOINER = re.compile(
     r"^(?:[,;:\s]|and\b|but\b|while\b|whereas\b|although\b|though\b)+", re.I
@@ -118,7 +113,7 @@ def _is_claim_sentence(sentence: Sentence) -> bool:
     if first in CALL_TO_ACTION_OPENERS and not sentence.quotes:
         return False
     low = text.lower()
-    return not any(marker in low for marker in CAPTION_MARKERS)
+    return not any(map(low.__contains__, CAPTION_MARKERS))
 
 
 def _quote_token_index(tokens: list[Token], quote: Quote) -> int:
@@ -270,10 +265,12 @@ def _sentence_claims(
     rows: list[dict] = []
     quote_speakers: set[str] = set()
     used_hits: set[int] = set()
-    quotes: list[tuple[Quote, Hit | None, _Attributed | None]] = []
+    # Each quotation kept, with the index of its placeholder token.
+    quotes: list[tuple[Quote, int, Hit | None, _Attributed | None]] = []
     for quote in sentence.quotes:
-        words = _quote_text(text, quote).split()
-        if not words or _quote_text(text, quote).endswith("?"):
+        quoted = _quote_text(text, quote)
+        words = quoted.split()
+        if not words or quoted.endswith("?"):
             continue
         qi = _quote_token_index(tokens, quote)
         alone = _stands_alone(tokens, qi, hits)
@@ -288,7 +285,7 @@ def _sentence_claims(
                 inherited = last
         if hit is None and inherited is None and len(words) < QUOTE_MIN_WORDS:
             continue
-        quotes.append((quote, hit, inherited))
+        quotes.append((quote, qi, hit, inherited))
         if hit is not None:
             quote_speakers.add(hit.speaker.name)
             used_hits.add(id(hit))
@@ -317,8 +314,7 @@ def _sentence_claims(
 
     # Clauses: with more than one statement in the sentence each gets its own part of it.
     anchors: list[tuple[int, str, object]] = []
-    for quote, hit, inherited in quotes:
-        qi = _quote_token_index(tokens, quote)
+    for quote, qi, hit, inherited in quotes:
         anchor = min(qi, _mention_index(tokens, hit)) if hit is not None else qi
         anchors.append((anchor, "quote", (quote, hit, inherited)))
     for hit in reported:
@@ -433,14 +429,14 @@ def _paragraph_start(text: str, position: int) -> int:
 
 def _is_commentary(text: str) -> bool:
     """The writer's analysis rather than a fact: "This reflects ...", "The statement suggests"."""
-    return bool(_DEMONSTRATIVE_SUBJECT.match(text)) or _ANALYSIS(text)
+    return bool(_DEMONSTRATIVE_SUBJECT.match(text)) or "analysis" in claim_words(text)
 
 
 def _is_assertion(sentence: Sentence) -> bool:
     text = sentence.text
     if len(text.split()) < ASSERTION_MIN_WORDS:
         return False
-    return not _FORECAST(text)
+    return "forecast" not in claim_words(text)
 
 
 def _row(

@@ -22,7 +22,11 @@ definite description ("the Russian president", "the company").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from itertools import accumulate, repeat
+from operator import itemgetter, methodcaller
 from typing import NamedTuple
 
 from transforms.claims_lexicon import (
@@ -51,11 +55,13 @@ from transforms.claims_lexicon import (
     words,
 )
 
+# A token, in a group: re.split returns the text between the tokens and the tokens, alternately,
+# as plain strings (no match object per token).
 _TOKEN = re.compile(
-    r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
+    r"((?:[A-Za-z]\.){2,}"  # U.S., U.N.
     r"|(?:Mr|Mrs|Ms|Dr|Prof|Gen|Gov|Sen|Rep|St|Lt|Col|Capt|Sgt)\.(?=\s)"  # Mr. Putin
     r"|[\w$£€¥%]+(?:[’'.,/:\-][\w%]+)*"  # words, 16,000, 27.8, 15-1/2, Peskov’s
-    r'|[^\w\s“”"‘’]'  # any other mark but a quotation mark
+    r'|[^\w\s“”"‘’])'  # any other mark but a quotation mark
 )
 _DETERMINERS = frozenset(words("the a an many some several most other one two three both"))
 _CONNECTORS = frozenset(words("of for at and & de del la von van der bin al its their the"))
@@ -107,9 +113,12 @@ class Token(NamedTuple):
 
 
 _POSSESSIVE = ("’s", "'s", "s’", "s'")
-# tuple.__new__ builds a Token without NamedTuple's __new__, which is Python code: tokenizing is
-# the hottest loop of the stage.
-_new_token = tuple.__new__
+# Tokenizing is the hottest loop of the stage: tokens are built by C-level iterators, with
+# tuple.__new__ rather than NamedTuple's __new__ (Python code), and their fields computed by
+# string methods mapped over all the words at once.
+_make_token = partial(tuple.__new__, Token)
+_first_character = itemgetter(0)
+_is_possessive = methodcaller("endswith", _POSSESSIVE)
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ class ArticleContext:
     # Unnamed speakers introduced with "a": (phrase, head noun, position).
     descriptions: list[tuple[str, str, int]] = field(default_factory=list)
 
-    def person(self, words: list[str], position: int, role: str | None = None) -> Person:
+    def person(self, words: Sequence[str], position: int, role: str | None = None) -> Person:
         """The person these name words refer to, registered on first mention."""
         name = " ".join(words)
         surname = words[-1]
@@ -171,7 +180,7 @@ class ArticleContext:
         found.last_seen = position
         return found
 
-    def known_person(self, words: list[str]) -> Person | None:
+    def known_person(self, words: Sequence[str]) -> Person | None:
         name = " ".join(words)
         exact = next((p for p in self.persons if p.name == name), None)
         if exact or len(words) != 1:
@@ -191,13 +200,22 @@ class ArticleContext:
 
 def tokenize(text: str, start: int, end: int) -> list[Token]:
     """Tokens of text[start:end], quotation marks left out (_TOKEN never matches them)."""
-    tokens = []
-    for match in _TOKEN.finditer(text, start, end):
-        word = match.group()
-        begin, stop = match.span()
-        low, capitalised, possessive = word.lower(), word[:1].isupper(), word.endswith(_POSSESSIVE)
-        tokens.append(_new_token(Token, (word, begin, stop, False, low, capitalised, possessive)))
-    return tokens
+    # [gap, token, gap, ..., token, gap]; each token's span follows from the lengths before it.
+    # The same tokens as _TOKEN.finditer(text, start, end) finds: _TOKEN has no look-behind or
+    # anchor, and finditer's end bounds its look-ahead as slicing does.
+    parts = _TOKEN.split(text[start:end])
+    words = parts[1::2]
+    offsets = list(accumulate(map(len, parts[:-1]), initial=start))  # token starts and ends
+    fields = zip(
+        words,
+        offsets[1::2],
+        offsets[2::2],
+        repeat(False),
+        map(str.lower, words),
+        map(str.isupper, map(_first_character, words)),  # a token is never empty
+        map(_is_possessive, words),
+    )
+    return list(map(_make_token, fields))
 
 
 def _placeholder(start: int, end: int) -> Token:
@@ -332,35 +350,42 @@ def _words(tokens: list[Token], i: int, j: int) -> list[Token]:
     return tokens[i : j + 1]
 
 
-def _clean_name(words: list[Token]) -> list[str]:
+def _clean_name(words: list[Token]) -> tuple[str, ...]:
+    """The words of a name without their possessive ending: a tuple, which the name tests below
+    take (they are cached)."""
     out = []
     for t in words:
         text = t.text
         if t.possessive:
             text = text[:-2] if text.endswith(("’s", "'s")) else text[:-1]
         out.append(text)
-    return out
+    return tuple(out)
 
 
 def _span_text(text: str, words: list[Token]) -> str:
     return text[words[0].start : words[-1].end]
 
 
-def _is_place(words: list[str]) -> bool:
+# The name tests are cached: the same few names recur in every article, tested again and again by
+# the scan for mentions and by the speaker rules.
+@lru_cache(maxsize=1 << 14)
+def _is_place(words: tuple[str, ...]) -> bool:
     low = " ".join(words).lower()
     return (
         low in MULTIWORD_PLACES or low in PLACE_ALIASES or all(w.lower() in PLACES for w in words)
     )
 
 
-def _is_org(words: list[str]) -> bool:
+@lru_cache(maxsize=1 << 14)
+def _is_org(words: tuple[str, ...]) -> bool:
     lows = [w.lower().strip(".") for w in words]
     return any(w in ORG_WORDS or w in KNOWN_ORGS for w in lows) or (
         len(words) == 1 and words[0].isupper() and 2 <= len(words[0]) <= 6
     )
 
 
-def _looks_like_name(words: list[str]) -> bool:
+@lru_cache(maxsize=1 << 14)
+def _looks_like_name(words: tuple[str, ...]) -> bool:
     return (
         1 <= len(words) <= 4
         and words[0][:1].isupper()
@@ -690,8 +715,10 @@ def _scan_appositive(text: str, tokens: list[Token], k: int, found: list[Mention
     end = k
     while end < n and tokens[end].capitalised and not tokens[end].quote and end - k < 4:
         end += 1
+    if end - k < 2 or end >= n or tokens[end].text != ",":
+        return  # checked before the name is built: most capitalised words are no appositive's
     names = _clean_name(tokens[k:end])
-    if len(names) < 2 or end >= n or tokens[end].text != "," or not _looks_like_name(names):
+    if not _looks_like_name(names):
         return
     close = end + 1
     while close < n and tokens[close].text not in ",.;:" and not tokens[close].quote:

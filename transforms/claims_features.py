@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from transforms.claims_lexicon import (
+    ANALYSIS_WORDS,
     DEMONYMS,
     DIRECTION_DOWN,
     DIRECTION_UP,
+    FORECAST_WORDS,
     HEDGES,
     KNOWN_ORGS,
     METONYMS,
@@ -68,39 +70,44 @@ def _factored(entries: Iterable[str]) -> str:
     return "|".join(branches)
 
 
-def _word_pattern(entries: Iterable[str]) -> str:
-    """Any of the words or phrases (each opening with a letter) as whole words, in lower case; a
-    look-ahead on the possible first letters lets the engine skip most word starts at once."""
-    entries = list(entries)
-    firsts = "".join(sorted({re.escape(e[0].lower()) for e in entries}))
-    return rf"\b(?=[{firsts}])(?:{_factored(e.lower() for e in entries)})\b"
+def caseless_word_sets(sets: dict[str, Iterable[str]]) -> Callable[[str], frozenset[str]]:
+    r"""A function naming the sets (of ASCII words or phrases, each opening with a letter) one of
+    whose entries occurs in a text as whole words, ignoring case.
 
+    One search for all the sets, where one per set cost nearly as much each: where an entry of any
+    set starts, a look-ahead per set tells which sets have one there. ASCII text (nearly all of
+    it) is lower-cased and searched without re.IGNORECASE, which folds every character it compares
+    (on ASCII, folding is lower-casing: the same matches), behind a space: the regex opens with
+    ``\W``, the character before a word, instead of ``\b``, so the engine skips from one non-word
+    character to the next instead of trying a match at every position."""
+    entries = {name: [entry.lower() for entry in group] for name, group in sets.items()}
+    # ASCII entries only: under re.IGNORECASE an ASCII text may match others ("Six", "ſix").
+    if not all(e[:1].isalpha() and e.isascii() for group in entries.values() for e in group):
+        raise ValueError("every entry must be ASCII and open with a letter")
+    any_entry = _factored(entry for group in entries.values() for entry in group)
+    probes = "".join(
+        rf"(?:(?=(?P<{name}>{_factored(group)})\b))?" for name, group in entries.items()
+    )
+    ascii_lower = re.compile(rf"\W(?=(?:{any_entry})\b){probes}")
+    # Its matches are empty (a position): finditer tries every position of the text in turn.
+    anycase = re.compile(rf"\b(?=(?:{any_entry})\b){probes}", re.IGNORECASE)
 
-def caseless_search(pattern: str) -> Callable[[str], bool]:
-    r"""Whether a text holds a match of ``pattern``, ignoring case. The pattern spells its letters
-    in lower case, opens with ``\b`` and each of its matches with a word character.
-
-    ASCII text (nearly all of it) is lower-cased and searched without re.IGNORECASE, which folds
-    every character it compares (on ASCII, folding is lower-casing: the same matches), behind a
-    space and with ``\W`` for the opening ``\b`` (the same matches again): a regex opening with a
-    character class lets the engine skip to the next non-word character instead of trying a match
-    at every position. Two to three times fewer steps; other text takes the plain search."""
-    if not pattern.startswith(r"\b") or re.search(r"(?<!\\)[A-Z]", pattern):
-        raise ValueError(f"not a lower-case pattern opening with \\b: {pattern!r}")
-    anycase = re.compile(pattern, re.IGNORECASE)
-    ascii_lower = re.compile(r"\W" + pattern[2:])
-
-    def found(text: str) -> bool:
+    def found(text: str) -> frozenset[str]:
         if text.isascii():
-            return ascii_lower.search(" " + text.lower()) is not None
-        return anycase.search(text) is not None
+            matches = ascii_lower.finditer(" " + text.lower())
+        else:
+            matches = anycase.finditer(text)
+        return frozenset(
+            name for match in matches for name, entry in match.groupdict().items() if entry
+        )
 
     return found
 
 
-# The look-ahead on what a quantity may open with turns most positions down in one step.
-_NUMBER = re.compile(
-    r"""(?<![\w.,/-])
+# A quantity: not inside a word or another number; the look-ahead on what one may open with turns
+# most positions down in one step.
+_QUANTITY = (
+    r"""
     (?=[$£€¥\d"""
     + "".join(sorted({word[0] for word in NUMBER_WORDS}))
     + r"""])
@@ -115,29 +122,37 @@ _NUMBER = re.compile(
     + r""")                               # six, dozens
     )
     (?P<suffix>-[a-z]+)?                  # 28-point, four-year
-    (?![\w/])""",
-    re.VERBOSE | re.IGNORECASE,
+    (?![\w/])"""
 )
+_NUMBER = re.compile(r"(?<![\w.,/-])" + _QUANTITY, re.VERBOSE | re.IGNORECASE)
+# The same matches in ASCII text (nearly all of it), searched behind a space: the character before
+# the quantity is matched rather than looked behind at, so the regex opens with a character class
+# and the engine skips from one candidate to the next instead of trying every position, and
+# re.ASCII tests its classes with a table rather than Unicode look-ups (on ASCII, the same).
+_NUMBER_ASCII = re.compile(r"[^\w.,/-]" + _QUANTITY, re.VERBOSE | re.IGNORECASE | re.ASCII)
 _WORD = re.compile(r"[A-Za-z%$£€¥][\w%-]*|%")
-_HEDGE = caseless_search(_word_pattern(HEDGES))
-_OPINION = caseless_search(
-    _word_pattern(
-        [
-            *words("""
-        appreciate welcome hope hopes hoped wish believe believes think thinks feel feels
-        gratitude optimism optimistic pessimistic concern concerned should must
-        """),
-            "ready to",
-            "willing to",
-        ]
-    )
-)
-_EVENT = caseless_search(
-    _word_pattern(
-        words("""
-    killed wounded injured died dead accepted rejected agreed signed approved launched attacked
-    captured seized arrested elected announced cut raised lowered
-    """)
+# Which of these word sets a text uses: _row asks hedged(), checkworthiness() and, for a
+# sentence, the claims rules (commentary, forecast) about the same text in turn, so the few latest
+# texts' answers are kept: one search per text.
+claim_words = lru_cache(maxsize=4)(
+    caseless_word_sets(
+        {
+            "hedge": HEDGES,
+            "opinion": [
+                *words("""
+                appreciate welcome hope hopes hoped wish believe believes think thinks feel feels
+                gratitude optimism optimistic pessimistic concern concerned should must
+                """),
+                "ready to",
+                "willing to",
+            ],
+            "event": words("""
+            killed wounded injured died dead accepted rejected agreed signed approved launched
+            attacked captured seized arrested elected announced cut raised lowered
+            """),
+            "analysis": ANALYSIS_WORDS,
+            "forecast": FORECAST_WORDS,
+        }
     )
 )
 # Capitalised words ("U.S." included), joined by "of", "for", "the", "de", "and", "&". The regex
@@ -148,9 +163,9 @@ _INITIALS = re.compile(r"(?:[A-Z]\.)+")
 
 
 def _any_word(entries: Iterable[str], letters: str) -> re.Pattern[str]:
-    """Whether any of the words is a whole word of a text (a maximal run of ``letters``), searched
-    in the text behind a space: one search, where listing every word of the text and testing each
-    took several times longer (a regex opening with a character class skips ahead to the next
+    """A regex finding, in a text behind a space, whether any of the words is a whole word of it
+    (a maximal run of ``letters``): one search, where listing every word of the text and testing
+    each took several times longer (a regex opening with a character class skips ahead to the next
     non-letter)."""
     entries = list(entries)
     if not all(re.fullmatch(f"[{letters}]+", entry) for entry in entries):
@@ -165,9 +180,6 @@ _DOWN = _any_word(DIRECTION_DOWN, "a-z")
 _CHANGE = _any_word(DIRECTION_UP | DIRECTION_DOWN, "a-z")
 # Words that are never content terms, in one set: one look-up per word.
 _NOT_TERMS = frozenset(STOPWORDS | ROLE_HEADS | PLACES | DEMONYMS.keys())
-# The words _term turns down as they are (a word ending in "'s" is looked up without it): most of
-# a text's words, dropped in one set operation before the per-word look-ups.
-_NEVER_TERMS = frozenset(w for w in _NOT_TERMS if not w.endswith("'s"))
 
 
 def _parse_value(num: str) -> float | None:
@@ -186,14 +198,21 @@ def _parse_value(num: str) -> float | None:
 def numbers(text: str) -> list[dict]:
     """Quantities stated in the text: value (scaled), canonical unit, original text."""
     out: list[dict] = []
-    for match in _NUMBER.finditer(text):
+    if text.isascii():
+        # Behind the space, a match starts with the character before the quantity.
+        found = (
+            (match, match.start(), match.end() - 1) for match in _NUMBER_ASCII.finditer(" " + text)
+        )
+    else:
+        found = ((match, match.start(), match.end()) for match in _NUMBER.finditer(text))
+    for match, start, stop in found:
         num = match.group("num")
         value = _parse_value(num)
         if value is None:
             continue
-        before = text[max(0, match.start() - 12) : match.start()].split()
+        before = text[max(0, start - 12) : start].split()
         previous = before[-1].lower().strip(".,") if before else ""
-        end = match.end()
+        end = stop
         after = _WORD.findall(text[end : end + 50])[:4]
         next_words = [w.lower().rstrip(".,;:") for w in after]
         unit: str | None = None
@@ -221,12 +240,12 @@ def numbers(text: str) -> list[dict]:
             continue
         if num.lower() in NUMBER_WORDS and unit is None:
             continue  # "two of them": a number word with no unit is not a quantity
-        raw_end = _extend_raw(text, match.end(), scale, unit)
+        raw_end = _extend_raw(text, stop, scale, unit)
         out.append(
             {
                 "value": value * scale,
                 "unit": unit,
-                "text": text[match.start() : raw_end],
+                "text": text[start:raw_end],
             }
         )
     return out
@@ -287,7 +306,7 @@ def _is_date_or_year(
 
 
 def hedged(text: str) -> bool:
-    return _HEDGE(text)
+    return "hedge" in claim_words(text)
 
 
 def negated(text: str) -> bool:
@@ -418,11 +437,11 @@ def checkworthiness(
         score += 0.15
     if ents:
         score += 0.10
-    if change or _EVENT(text):
+    if change or "event" in claim_words(text):
         score += 0.10
     if is_hedged:
         score -= 0.20
-    if not nums and _OPINION(text):
+    if not nums and "opinion" in claim_words(text):
         score -= 0.20
     if len(text.split()) < 8:
         score -= 0.10
@@ -435,11 +454,13 @@ def content_terms(text: str, names: Iterable[str] = ()) -> list[str]:
     """Content words for matching: lower-cased, stop words, role words and the words of the named
     entities out (entities are compared on their own), synonyms folded, crudely stemmed."""
     excluded = {w.lower().strip(".,’'") for name in names for w in name.split()}
+    terms = set()
     # Each distinct word once: the result is a set. A word starts and ends with a letter.
-    words = set(_CONTENT_WORD.findall(text.lower().replace("’", "'"))) - _NEVER_TERMS
-    return sorted(
-        {term for base, term in map(_term, words) if term is not None and base not in excluded}
-    )
+    for word in set(_CONTENT_WORD.findall(text.lower().replace("’", "'"))):
+        base, term = _term(word)
+        if term is not None and base not in excluded:
+            terms.add(term)
+    return sorted(terms)
 
 
 @lru_cache(maxsize=1 << 16)

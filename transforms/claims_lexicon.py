@@ -280,6 +280,22 @@ HEDGES: tuple[str, ...] = (
     "estimated",
 )
 
+# The writer's analysis rather than a fact ("The statement suggests ...", "It remains unclear").
+ANALYSIS_WORDS: tuple[str, ...] = (
+    *words("""
+    suggest suggests underscore underscores reflect reflects indicate indicates signal signals
+    highlight highlights illustrate illustrates
+    """),
+    "means that",
+    "matters because",
+    "remain to be seen",
+    "remains to be seen",
+    "remain unclear",
+    "remains unclear",
+)
+# A forecast is no checkable assertion.
+FORECAST_WORDS: tuple[str, ...] = tuple(words("will would could might may should must"))
+
 # Negators for claim matching ("rose" vs "did not rise"). Quantifier phrases are not negation.
 NEGATORS: frozenset[str] = frozenset(
     words("not no never n't cannot without none nor neither denied denies deny refused rejected")

@@ -54,7 +54,8 @@ _DATELINE = re.compile(
 )
 _BULLET = re.compile(r"(?:[•▪◦·*–-]|\d{1,2}[.)])\s+")  # used with match(pos): no "^"
 _PROSE_END = re.compile(r"""[.!?…][”"’')\]]*$|[”"]$""")
-# What _PROSE_END allows after the end mark: a match starts no earlier than where they begin.
+# What _PROSE_END allows after its end mark (its "$" also matches before a final newline): a match
+# starts at the last character before a run of these at the end of the paragraph, or later.
 _CLOSERS = "”\"’')]\n"
 _BOUNDARY = re.compile(r"""[.!?…]+[”"’')\]]*(?=\s+[“"‘'(\[A-Z0-9•])""")
 _WORD_BEFORE = re.compile(r"""([\w.’'-]+)[.!?…]+[”"’')\]]*$""")
