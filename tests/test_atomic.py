@@ -2,13 +2,15 @@
 
 A real ``wirestream run`` process is killed with SIGKILL at points it shows on disk (temporary
 Parquet files being written under OUTPUT/_staging/RUN/_writing, finished files under
-OUTPUT/_staging/RUN/_files), never after a sleep. After each kill the previous run's tables are
-intact, readable and all the previous run's files; the next run completes normally, with the
-runner in multi-process mode, and gives the same rows as the first.
+OUTPUT/_staging/RUN/_files), never after a sleep: the run holds still at the point (HOLD_ENV),
+so the kill never races a file that exists for milliseconds. After each kill the previous run's
+tables are intact, readable and all the previous run's files; the next run completes normally,
+with the runner in multi-process mode, and gives the same rows as the first.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import pyarrow.parquet as pq
 
 from schemas import TABLES
 from tests.conftest import PROJECT
+from transforms.write import HOLD_ENV
 
 PINNED = ["--ingested-at", "2026-11-22T12:00:00Z"]
 _WORDS = ["market", "bank", "rates", "oil", "prices", "government", "percent", "growth", "trade"]
@@ -44,14 +47,18 @@ def write_corpus(folder: Path, feeds: int = 2, items: int = 60) -> None:
         )
 
 
-def start_run(inputs: Path, output: Path, *flags: str) -> subprocess.Popen:
+def start_run(
+    inputs: Path, output: Path, *flags: str, hold_at: str | None = None
+) -> subprocess.Popen:
     """``wirestream run`` in its own process; its output goes to files beside OUTPUT (a full
-    pipe would stall it)."""
+    pipe would stall it). ``hold_at``: the write point where it holds still, to be killed."""
     command = [sys.executable, "-m", "pipeline.cli", "run", "--input", str(inputs)]
+    environment = {**os.environ, **({HOLD_ENV: hold_at} if hold_at else {})}
     with (output.parent / "run.log").open("w") as sink:
         return subprocess.Popen(
             [*command, "--output", str(output), *PINNED, *flags],
             cwd=PROJECT,
+            env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -113,9 +120,10 @@ def test_a_killed_run_leaves_the_previous_tables_and_the_next_run_completes(tmp_
     (previous_tags,) = {frozenset(tags) for tags, _ in previous.values()}
     assert len(previous_tags) == 1 and all(rows for _, rows in previous.values())
 
-    for point in ("_writing", "_files"):  # mid-write; written but not yet published
-        reached = staged(output, point)  # before the run starts: its folder is new
-        kill_when(start_run(inputs, output), reached)
+    # Mid-write; written but not yet published.
+    for point, folder in (("writing", "_writing"), ("written", "_files")):
+        reached = staged(output, folder)  # before the run starts: its folder is new
+        kill_when(start_run(inputs, output, hold_at=point), reached)
         assert table_state(output) == previous, f"killed at {point}"
     # What the killed runs staged stays in their own folders, out of the readers' way.
     assert len(list((output / "_staging").glob("*/"))) == 2

@@ -15,6 +15,7 @@ import os
 import posixpath
 import re
 import shutil
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -34,6 +35,12 @@ _ROW_GROUP_ROWS = 10_000
 # Rows a bundle keeps waiting to be sent on in Arrow batches (see _BatchRowsFn).
 _PENDING_ROWS = 5_000
 _UNSAFE_PARTITION_CHARS = re.compile(r"[^a-z0-9-]+")
+# Kill points for the tests of atomic output (tests/test_atomic.py): with HOLD_ENV set to "writing"
+# or "written", a writer holds still for _HOLD_SECONDS once its file is half-written (under
+# _writing) or written (under _files), so a test kills the run there every time instead of racing
+# a file that lives for milliseconds.
+HOLD_ENV = "WIRESTREAM_HOLD_AT"
+_HOLD_SECONDS = 120.0
 
 
 def partition_value(value: object) -> str:
@@ -163,9 +170,16 @@ class _WritePartitionFn(beam.DoFn):
         writing = FileSystems.join(self._staging, "_writing", self._table.name, name)
         written = FileSystems.join(self._staging, "_files", self._table.name, name)
         write_parquet(rows, writing)
+        _hold_at("writing")
         _move(writing, written)
+        _hold_at("written")
         self.rows_written.inc(rows.num_rows)
         yield self._table.name, partition, written
+
+
+def _hold_at(point: str) -> None:
+    if os.environ.get(HOLD_ENV) == point:
+        threading.Event().wait(_HOLD_SECONDS)
 
 
 def file_bucket(table: Table, row: dict) -> int:
