@@ -12,9 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PROJECT
+from transforms.buckets import by_shard
 from transforms.claims import extract_claims
 from transforms.claims_attribution import _TOKEN, tokenize
-from transforms.claims_cluster import Signature, matches, numbers_agree
+from transforms.claims_cluster import (
+    BANDS,
+    SHARDS,
+    Signature,
+    block_keys,
+    claim_key,
+    key_parts,
+    match_shard,
+    matches,
+    numbers_agree,
+)
 from transforms.claims_features import (
     _NUMBER,
     _NUMBER_ASCII,
@@ -282,18 +293,56 @@ def test_checkworthiness_prefers_numbers_and_named_sources_over_hedged_opinion()
 
 
 def _sig(claim_id: str, article_id: str, terms: str, **kw) -> Signature:
+    affiliation = kw.get("affiliation", ())
+    numbers = kw.get("numbers", ())
+    key = claim_key(
+        affiliation,
+        kw.get("negated", False),
+        kw.get("direction", ""),
+        numbers,
+        sorted(terms.split()),
+    )
     return Signature(
         claim_id=claim_id,
         article_id=article_id,
         source=article_id,
-        claim_key=terms,
-        affiliation=kw.get("affiliation", ()),
-        negated=kw.get("negated", False),
-        direction=kw.get("direction", ""),
-        numbers=kw.get("numbers", ()),
+        claim_key=key,
+        affiliation=affiliation,
+        numbers=numbers,
         entities=kw.get("entities", ()),
-        terms=tuple(sorted(terms.split())),
     )
+
+
+def test_a_claim_key_reads_back_as_negation_direction_and_terms():
+    key = claim_key(("peskov", "russia"), True, "up", [(4.4, "percent")], ["plan", "rate"])
+    assert key == "peskov|russia#neg#up#4.4:percent#plan rate"
+    assert key_parts(key) == (True, "up", ("plan", "rate"))
+    assert key_parts(claim_key(None, False, "", [], [])) == (False, "", ())
+
+
+def test_claims_in_different_batches_meet_in_the_blocks_they_share():
+    def stat(claim_id: str, article_id: str, **kw) -> Signature:
+        return _sig(
+            claim_id,
+            article_id,
+            "jobless rate month",
+            direction="up",
+            numbers=((4.4, "percent"),),
+            entities=("labor",),
+            **kw,
+        )
+
+    rose, same, denied = stat("1", "a"), stat("2", "b"), stat("3", "c", negated=True)
+    other = _sig("4", "d", "wheat harvest export tonnes")
+    parts = ([rose, other], [same, denied])
+    batches = [by_shard([tuple(s) for s in part], *block_keys(part), SHARDS) for part in parts]
+    edges = set()
+    for shard in range(SHARDS):
+        edges.update(match_shard(b for batch in batches for s, b in batch if s == shard))
+    assert edges == {(("1", "a"), ("2", "b"))}
+    # Polarity is part of every key: a denial shares no block with the claim it denies.
+    assert not set(block_keys([rose])[0].tolist()) & set(block_keys([denied])[0].tolist())
+    assert len(block_keys([rose])[0]) == BANDS + 1  # its bands, and one quantity x entity block
 
 
 def test_numbers_and_negation_must_agree_for_a_match():

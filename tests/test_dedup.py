@@ -27,6 +27,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas import DEDUP_INDEX
+from transforms.buckets import by_shard
 from transforms.dedup import (
     CONTAINED,
     EXACT,
@@ -42,7 +43,6 @@ from transforms.dedup import (
     ReadDedupIndex,
     assign_clusters,
     bucket_pairs,
-    by_shard,
     compare,
     decide,
     exact_edges,
@@ -392,7 +392,10 @@ def test_sharded_buckets_give_the_pairs_of_per_key_buckets():
         }
     )
     shards = 4
-    batches = [by_shard(members[:5], keys[:5], shards), by_shard(members[5:], keys[5:], shards)]
+    batches = [
+        by_shard(part, part_keys.reshape(-1), np.repeat(np.arange(len(part)), 4), shards)
+        for part, part_keys in ((members[:5], keys[:5]), (members[5:], keys[5:]))
+    ]
     for shard, (shard_members, shard_keys, owners) in (e for b in batches for e in b):
         shard_keys = np.frombuffer(shard_keys, dtype=np.uint64)
         assert (shard_keys % shards == shard).all()

@@ -28,7 +28,6 @@ travel as tuples, which Beam encodes and decodes several times faster than dicts
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import CLAIMS, SCHEMA_VERSION
+from transforms.buckets import ShardBatch, by_shard
 from transforms.claims_attribution import (
     ArticleContext,
     Hit,
@@ -51,14 +51,15 @@ from transforms.claims_attribution import (
     update_focus,
 )
 from transforms.claims_cluster import (
+    SHARDS,
     Signature,
     affiliation,
-    batch_shard_keys,
+    block_keys,
+    claim_key,
     components,
     entity_norms,
     match_shard,
     number_key,
-    pack,
 )
 from transforms.claims_features import (
     checkworthiness,
@@ -465,13 +466,13 @@ def _row(
     change = direction(content)
     role_words = [speaker.role] if speaker and speaker.role else []
     terms = content_terms(content, [e["name"] for e in ents] + role_words)
-    speaker_key = (
-        "|".join(affiliation(speaker.name, speaker.kind, speaker.role)) if speaker else "-"
+    key = claim_key(
+        affiliation(speaker.name, speaker.kind, speaker.role) if speaker else None,
+        neg,
+        change,
+        (number_key(n["value"], n["unit"]) for n in nums),
+        terms,
     )
-    numbers_key = ",".join(
-        f"{v:g}:{u}" for v, u in sorted(number_key(n["value"], n["unit"]) for n in nums)
-    )
-    key = f"{speaker_key}#{'neg' if neg else 'pos'}#{change or '-'}#{numbers_key}#{' '.join(terms)}"
     identity = claim_id(
         article["article_id"],
         sentence.start,
@@ -527,20 +528,14 @@ def signature(source: str, claim: dict) -> Signature:
         if speaker
         else None
     )
-    key = claim["claim_key"]
-    # speaker#polarity#direction#numbers#terms (see _row)
-    parts = key.split("#")
     return Signature(
         claim["claim_id"],
         claim["article_id"],
         source,
-        key,
+        claim["claim_key"],
         affiliation(speaker, speaker_kind, claim["speaker_role"]),
-        "#neg#" in key,
-        parts[2].replace("-", ""),
         tuple(sorted({number_key(n["value"], n["unit"]) for n in claim["numbers"]})),
         entity_norms(claim["entities"]),
-        tuple(parts[4].split()),
     )
 
 
@@ -569,17 +564,12 @@ class ExtractClaimsFn(beam.DoFn):
             yield source, claim
 
 
-def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, list]]:
-    """A batch of (source, claim) pairs -> (shard, [(packed signature, its block keys in the
-    shard), ...]) per shard: a few elements per batch cross the shuffle, not one per claim and
-    shard."""
-    gathered: dict[int, list[tuple[bytes, tuple[bytes, ...]]]] = {}
+def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, ShardBatch]]:
+    """A batch of (source, claim) pairs -> (shard, the signatures and block keys that fall in it)
+    per shard: a few array elements per batch cross the shuffle, not one per claim and block."""
     sigs = [signature(*pair) for pair in pairs]
-    for sig, by_shard in zip(sigs, batch_shard_keys(sigs), strict=True):
-        packed = pack(sig)
-        for shard, keys in by_shard.items():
-            gathered.setdefault(shard, []).append((packed, keys))
-    return sorted(gathered.items(), key=lambda item: item[0])
+    keys, owners = block_keys(sigs)
+    return by_shard([tuple(sig) for sig in sigs], keys, owners, SHARDS)
 
 
 _FIELDS = (*CLAIMS.columns, *CLAIMS.partition_keys)
@@ -597,14 +587,8 @@ def cluster_update(component: tuple[str, tuple[str, int]]) -> tuple[str, dict]:
     return claim_id, {"claim_cluster_id": cluster_id, "corroboration": corroboration}
 
 
-def _packed(shard_entries: tuple[int, list]) -> tuple[int, bytes]:
-    # One bytes object per batch and shard: a local runner holds grouped values as objects.
-    shard, entries = shard_entries
-    return shard, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _matched(shard_batches: tuple[int, Iterable[bytes]]) -> list:
-    return match_shard(entry for batch in shard_batches[1] for entry in pickle.loads(batch))
+def _matched(shard_batches: tuple[int, Iterable[ShardBatch]]) -> list:
+    return match_shard(shard_batches[1])
 
 
 class ClusterClaims(beam.PTransform):
@@ -616,7 +600,6 @@ class ClusterClaims(beam.PTransform):
             pairs
             | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
             | "BlockKeys" >> beam.FlatMap(sharded_signatures)
-            | "PackShards" >> beam.Map(_packed)
             | "GroupShards" >> beam.GroupByKey()
             | "MatchPairs" >> beam.FlatMap(_matched)
             | "OneGraph" >> beam.Map(lambda edge: ("graph", edge))

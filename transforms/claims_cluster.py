@@ -4,13 +4,14 @@ A claim's signature holds what matching compares: the speaker's affiliation (sur
 and the country it stands for: "the Kremlin" and "Kremlin spokesman Dmitry Peskov" both stand for
 Russia), negation, direction of change, quantities, named entities and content terms.
 
-Blocking (so that only plausible pairs are compared):
+Blocking (so that only plausible pairs are compared), each block a 64-bit key:
 - MinHash LSH over content terms, BANDS bands of ROWS hashes, polarity in the key;
 - quantity x entity: claims stating the same number with the same unit about the same entity.
-Blocks are gathered in SHARDS shards (a stable hash of the block key picks the shard): Beam groups
-one element per claim and shard, not one per claim and block (about 13 blocks a claim, most of them
-holding that claim alone), and each shard forms its blocks in memory; a pair found in several of
-its blocks is compared in each (about one pair in ten) and reported once.
+Keys are gathered in SHARDS shards by value (transforms.buckets): Beam groups a few array elements
+per batch of claims and shard, not one element per claim and block (about 7 blocks a claim, most of
+them holding that claim alone), and each shard finds its blocks of two or more claims with NumPy;
+a pair found in several of its blocks is compared in each (about one pair in ten) and reported
+once.
 
 Two claims from different articles match when negation and direction agree, their speakers are
 compatible (either unknown, or sharing an affiliation), their numbers agree (no unit with different
@@ -25,18 +26,16 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import pickle
-import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
 
+from transforms.buckets import ShardBatch, buckets
 from transforms.claims_lexicon import DEMONYMS, METONYMS, PLACE_ALIASES
+from transforms.minhash import mix64
 
 BANDS = 12
 ROWS = 2
@@ -53,34 +52,57 @@ MAX_BLOCK_NEIGHBOURS = 50
 SHARDS = 2
 
 
-def _fixed_coefficients(tag: str, odd: bool) -> np.ndarray:
-    """Fixed (seed-free) 64-bit coefficients of the multiply-add hash family, read-only, as a
-    column: one row per hash function."""
-    values = [
-        int.from_bytes(hashlib.blake2b(f"{tag}{i}".encode(), digest_size=8).digest(), "big")
-        | int(odd)
-        for i in range(BANDS * ROWS)
-    ]
+def _fixed_coefficients(tag: str, count: int, odd: bool) -> np.ndarray:
+    """``count`` fixed (seed-free) 64-bit values, read-only, as a column: the coefficients of the
+    multiply-add hash family (one row per hash function) or the bands' salts."""
+    values = [_hash64(f"{tag}{i}") | int(odd) for i in range(count)]
     array = np.array(values, dtype=np.uint64).reshape(-1, 1)
     array.flags.writeable = False
     return array
 
 
-_MULTIPLIERS = _fixed_coefficients("a", odd=True)
-_INCREMENTS = _fixed_coefficients("b", odd=False)
+def _hash64(text: str) -> int:
+    """A fixed 64-bit hash of a string (never ``hash()``: it is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+_MULTIPLIERS = _fixed_coefficients("a", BANDS * ROWS, odd=True)
+_INCREMENTS = _fixed_coefficients("b", BANDS * ROWS, odd=False)
+_BAND_SALTS = _fixed_coefficients("band", BANDS, odd=False).reshape(-1)
 
 
 class Signature(NamedTuple):
+    """What matching compares of one claim. Negation, direction and content terms are read back
+    from its claim_key (``key_parts``): a signature carries them once, in the key."""
+
     claim_id: str
     article_id: str
     source: str
     claim_key: str
     affiliation: tuple[str, ...]
-    negated: bool
-    direction: str
     numbers: tuple[tuple[float, str], ...]
     entities: tuple[str, ...]
-    terms: tuple[str, ...]
+
+
+def claim_key(
+    affiliation: tuple[str, ...] | None,
+    negated: bool,
+    direction: str,
+    quantities: Iterable[tuple[float, str]],
+    terms: Sequence[str],
+) -> str:
+    """``speaker#polarity#direction#numbers#terms``: what a claim asserts, normalised (the claims
+    table's claim_key). ``affiliation`` None: no speaker; ``quantities``: number_key values."""
+    speaker = "-" if affiliation is None else "|".join(affiliation)
+    numbers = ",".join(f"{value:g}:{unit}" for value, unit in sorted(quantities))
+    polarity = "neg" if negated else "pos"
+    return f"{speaker}#{polarity}#{direction or '-'}#{numbers}#{' '.join(terms)}"
+
+
+def key_parts(key: str) -> tuple[bool, str, tuple[str, ...]]:
+    """(negated, direction or "", content terms) of a claim_key."""
+    _, polarity, direction, _, terms = key.rsplit("#", 4)
+    return polarity == "neg", direction.replace("-", ""), tuple(terms.split())
 
 
 def norm_place(word: str) -> str:
@@ -131,67 +153,68 @@ def number_key(value: float, unit: str | None) -> tuple[float, str]:
 _HALF = np.uint64(32)
 
 
-def _minhashes(term_lists: Sequence[tuple[str, ...]]) -> list[bytes]:
-    """Each claim's BANDS * ROWS MinHash values over its terms, 4 bytes each (empty without
-    terms), computed for a whole batch of claims at once: per claim, numpy's call overhead cost
+def block_keys(sigs: Sequence[Signature]) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks a batch of claims is compared in: their 64-bit keys (``uint64[k]``) and, for each
+    key, the position of its claim in ``sigs``. A key stands for a band of MinHash values over the
+    content terms, or for a quantity with an entity; the polarity is part of both."""
+    parts = [key_parts(sig.claim_key) for sig in sigs]
+    termed = [i for i, (_, _, terms) in enumerate(parts) if len(terms) >= MIN_SHARED_WITH_NUMBER]
+    polarity = np.array(
+        [_hash64(_polarity(*parts[i][:2])) for i in termed], dtype=np.uint64
+    ).reshape(-1, 1)
+    bands = _band_keys(_minhashes([parts[i][2] for i in termed]), polarity)
+    quantities = [
+        (i, _hash64(f"n:{_polarity(*parts[i][:2])}:{value}:{unit}:{entity}"))
+        for i, sig in enumerate(sigs)
+        for value, unit in sig.numbers
+        for entity in sig.entities
+    ]
+    keys = np.concatenate(
+        (bands.reshape(-1), np.array([key for _, key in quantities], dtype=np.uint64))
+    )
+    owners = np.concatenate(
+        (np.repeat(termed, BANDS), np.array([i for i, _ in quantities], dtype=np.int64))
+    )
+    return keys, owners
+
+
+@lru_cache(maxsize=16)
+def _polarity(negated: bool, direction: str) -> str:
+    return f"{int(negated)}{direction or '-'}"
+
+
+def _minhashes(term_lists: Sequence[tuple[str, ...]]) -> np.ndarray:
+    """``uint32[len(term_lists), BANDS * ROWS]``: each claim's MinHash values over its terms (none
+    empty), computed for a whole batch of claims at once: per claim, numpy's call overhead cost
     more than the arithmetic."""
+    if not term_lists:
+        return np.empty((0, BANDS * ROWS), dtype=np.uint32)
     hashes = np.array([_term_hash(t) for terms in term_lists for t in terms], dtype=np.uint64)
-    if not len(hashes):
-        return [b"" for _ in term_lists]
     # Multiply-add modulo 2**64 (numpy wraps), high half kept: one MinHash per coefficient pair,
     # the minimum over each claim's own columns.
     mixed = hashes * _MULTIPLIERS
     mixed += _INCREMENTS
     mixed >>= _HALF
-    counts = [len(terms) for terms in term_lists]
-    starts = np.cumsum([0, *counts[:-1]])[np.array(counts) > 0]
-    mins = np.minimum.reduceat(mixed, starts, axis=1).T.astype(">u4").tobytes()
-    width = 4 * BANDS * ROWS
-    out: list[bytes] = []
-    position = 0
-    for count in counts:
-        if count:
-            out.append(mins[position : position + width])
-            position += width
-        else:
-            out.append(b"")
-    return out
+    counts = np.array([len(terms) for terms in term_lists])
+    starts = np.concatenate(([0], np.cumsum(counts[:-1])))
+    return np.minimum.reduceat(mixed, starts, axis=1).T.astype(np.uint32)
 
 
-def _blocks(sig: Signature, minhash: bytes) -> list[tuple[int, bytes]]:
-    """(shard, key) of each block the claim is compared in, ``minhash`` being _minhashes' value
-    for its terms. A band's blocks share a shard, so each shard holds about BANDS / SHARDS bands
-    of every claim; crc32, never hash(), spreads the quantity blocks the same way in every
-    process. Keys are bytes: a band's key carries its hashes as they are, 4 bytes each, not
-    formatted."""
-    polarity = f"{int(sig.negated)}{sig.direction or '-'}".encode()
-    blocks: list[tuple[int, bytes]] = []
-    if len(sig.terms) >= MIN_SHARED_WITH_NUMBER:
-        width = 4 * ROWS
-        blocks = [
-            (shard, head + minhash[offset : offset + width])
-            for shard, head, offset in _band_heads(polarity)
-        ]
-    for value, unit in sig.numbers:
-        for entity in sig.entities:
-            key = f"n:{polarity.decode()}:{value}:{unit}:{entity}".encode()
-            blocks.append((zlib.crc32(key) % SHARDS, key))
-    return blocks
-
-
-@lru_cache(maxsize=16)
-def _band_heads(polarity: bytes) -> tuple[tuple[int, bytes, int], ...]:
-    """Per band: its shard, the start of its block key ("t3:0up:"), where its rows start in a
-    MinHash. Formatting them for each claim cost more than the rest of its keys."""
-    return tuple(
-        (band % SHARDS, b"t%d:%b:" % (band, polarity), band * 4 * ROWS) for band in range(BANDS)
-    )
+def _band_keys(minhashes: np.ndarray, polarity: np.ndarray) -> np.ndarray:
+    """``uint64[n, BANDS]``: per band, its ROWS MinHash values, the band and the claim's polarity
+    hashed into one key. Equal keys mean equal rows of the same band and polarity, but for a
+    2**-64 chance: the mixer is a bijection."""
+    rows = minhashes.reshape(len(minhashes), BANDS, ROWS).astype(np.uint64)
+    keys = np.broadcast_to(_BAND_SALTS, rows.shape[:2])
+    for row in range(ROWS):
+        keys = mix64(keys ^ rows[:, :, row])
+    return mix64(keys ^ polarity)
 
 
 @lru_cache(maxsize=1 << 16)
 def _term_hash(term: str) -> int:
     """A content term's fixed 64-bit hash, the input of the MinHash family."""
-    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big")
+    return _hash64(term)
 
 
 def numbers_agree(a: tuple, b: tuple) -> bool:
@@ -240,26 +263,15 @@ class _Prepared:
         "units",
     )
 
-    def __init__(self, sig: tuple, packed: bytes) -> None:
-        """``sig``: a Signature, or its fields as unpickled from ``packed`` (no Signature built:
-        unpacking the tuple is all the fields are needed for)."""
-        (
-            claim_id,
-            article_id,
-            source,
-            claim_key,
-            affiliation,
-            negated,
-            direction,
-            numbers,
-            entities,
-            terms,
-        ) = sig
+    def __init__(self, sig: tuple) -> None:
+        """``sig``: a Signature, or its fields as a tuple (as unpickled: no Signature built)."""
+        claim_id, article_id, source, key, affiliation, numbers, entities = sig
+        negated, direction, terms = key_parts(key)
         self.claim_id = claim_id
         self.source = source
         self.article_id = article_id
-        # The packed row breaks ties, so block order never depends on input order.
-        self.order = (claim_key, claim_id, packed)
+        # The whole signature breaks ties, so block order never depends on input order.
+        self.order = (key, claim_id, tuple(sig))
         self.polarity = (negated, direction)
         self.affiliation = frozenset(affiliation)
         self.units = _units(numbers)
@@ -272,7 +284,7 @@ class _Prepared:
 
 def matches(a: Signature, b: Signature) -> bool:
     """Whether two claims from different articles make the same assertion (see module doc)."""
-    return _agree(_Prepared(a, pack(a)), _Prepared(b, pack(b)))
+    return _agree(_Prepared(a), _Prepared(b))
 
 
 def _agree(a: _Prepared, b: _Prepared) -> bool:
@@ -300,63 +312,25 @@ def _agree(a: _Prepared, b: _Prepared) -> bool:
 Node = tuple[str, str]
 
 
-def shard_keys(sig: Signature) -> dict[int, tuple[bytes, ...]]:
-    """The claim's block keys by shard."""
-    return batch_shard_keys([sig])[0]
-
-
-def batch_shard_keys(sigs: Sequence[Signature]) -> list[dict[int, tuple[bytes, ...]]]:
-    """shard_keys of each claim of a batch: the MinHashes of all of them computed at once."""
-    out: list[dict[int, tuple[bytes, ...]]] = []
-    for sig, minhash in zip(sigs, _minhashes([sig.terms for sig in sigs]), strict=True):
-        shards: dict[int, list[bytes]] = {}
-        # A key always falls in the same shard: dropping repeated (shard, key) pairs drops
-        # repeated keys.
-        for shard, key in dict.fromkeys(_blocks(sig, minhash)):
-            shards.setdefault(shard, []).append(key)
-        out.append({shard: tuple(keys) for shard, keys in sorted(shards.items())})
-    return out
-
-
-def pack(sig: Signature) -> bytes:
-    """A signature as it travels to its shards: one bytes object. A shard holds tens of thousands
-    of rows; as nested tuples, Python's garbage collector would walk each of them on every pass,
-    which costs more than the matching (bytes are not tracked)."""
-    return pickle.dumps(tuple(sig), protocol=5)
-
-
-def match_shard(members: Iterable[tuple[bytes, tuple[bytes, ...]]]) -> list[tuple[Node, Node]]:
-    """Matching pairs in the blocks of one shard, each pair once, from (packed signature, block
-    keys in this shard) per claim."""
+def match_shard(batches: Iterable[ShardBatch]) -> list[tuple[Node, Node]]:
+    """Matching pairs in the blocks of one shard, each pair once, from its batches of signatures
+    and block keys (``block_keys`` gathered by ``transforms.buckets.by_shard``)."""
     with _collector_paused():
-        # Its locals (every prepared claim) are freed when _match_members returns, before the
+        # Its locals (every prepared claim) are freed when _match_blocks returns, before the
         # collector resumes: alive then, they would all be walked by its next collection.
-        return _match_members(members)
+        return _match_blocks(*buckets(batches))
 
 
-def _match_members(members: Iterable[tuple[bytes, tuple[bytes, ...]]]) -> list[tuple[Node, Node]]:
-    # A claim twice in the input is one member (its packed row names it); blocks then list the
-    # claims by index, so each is hashed once here rather than once per block it sits in.
-    keys_of = dict(members)
-    packed_rows = list(keys_of)
-    # Most blocks hold one claim: count first, and build only blocks of two or more.
-    sizes = Counter(chain.from_iterable(keys_of.values()))
-    blocks: dict[bytes, list[int]] = {key: [] for key, size in sizes.items() if size > 1}
-    for index, keys in enumerate(keys_of.values()):
-        for key in keys:
-            block = blocks.get(key)
-            if block is not None:
-                block.append(index)
-    # Each claim is unpacked and prepared once, when a block first needs it.
-    prepared: list[_Prepared | None] = [None] * len(packed_rows)
+def _match_blocks(members: list[tuple], blocks: list[list[int]]) -> list[tuple[Node, Node]]:
+    # Each claim is prepared once, when a block first needs it: most claims share no block.
+    prepared: list[_Prepared | None] = [None] * len(members)
     edges: set[tuple[Node, Node]] = set()
-    for indices in blocks.values():
+    for indices in blocks:
         block_members: list[_Prepared] = []
         for index in indices:
             member = prepared[index]
             if member is None:
-                packed = packed_rows[index]
-                member = prepared[index] = _Prepared(pickle.loads(packed), packed)
+                member = prepared[index] = _Prepared(members[index])
             block_members.append(member)
         edges.update(match_block(block_members))
     return sorted(edges)

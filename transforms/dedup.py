@@ -26,7 +26,6 @@ change) -> ``IndexRows`` (this run's rows, to add to the index).
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import SCHEMA_VERSION
+from transforms.buckets import ShardBatch, buckets, by_shard
 from transforms.minhash import (
     MinHasher,
     MinHashParams,
@@ -560,58 +560,12 @@ def with_stored_signatures(row: dict) -> dict:
     return {**row, SIGNATURES: pack_signatures(whole, lead)}
 
 
-# A shard's share of one batch's band keys: (its members, pickled as one list; their keys as uint64
-# bytes; for each key the position of its member in that list, as int32 bytes). Three bytes
-# objects: a local runner holds the grouped shards in its own process, as objects.
-ShardBatch = tuple[bytes, bytes, bytes]
-
-
-def by_shard(
-    members: Sequence[tuple], keys: np.ndarray, shards: int
-) -> list[tuple[int, ShardBatch]]:
-    """A batch's band keys (``uint64[len(members), n]``) gathered by shard: (shard, ShardBatch).
-
-    Arrays, not a (key, member) element per key: a batch crosses the shuffle as a few compact
-    elements, each member once per shard instead of once per key.
-    """
-    flat = keys.reshape(-1)
-    owners = np.repeat(np.arange(len(members), dtype=np.int64), keys.shape[1])
-    shard_of = flat % np.uint64(shards)
-    gathered = []
-    for shard in np.unique(shard_of).tolist():
-        mask = shard_of == shard
-        shard_owners = owners[mask]
-        present = np.unique(shard_owners)
-        local = np.searchsorted(present, shard_owners).astype(np.int32)
-        shard_members = [members[i] for i in present.tolist()]
-        packed = pickle.dumps(shard_members, protocol=pickle.HIGHEST_PROTOCOL)
-        gathered.append((int(shard), (packed, flat[mask].tobytes(), local.tobytes())))
-    return gathered
-
-
 def shard_pairs(batches: Iterable[ShardBatch], max_bucket: int) -> list[tuple]:
     """Candidate pairs of every LSH bucket in one shard's batches, each once."""
-    members: list[tuple] = []
-    key_parts, owner_parts = [], []
-    for batch_members, keys, owners in batches:
-        key_parts.append(np.frombuffer(keys, dtype=np.uint64))
-        owner_parts.append(np.frombuffer(owners, dtype=np.int32).astype(np.int64) + len(members))
-        members.extend(pickle.loads(batch_members))
-    if not key_parts:
-        return []
-    keys, owners = np.concatenate(key_parts), np.concatenate(owner_parts)
-    order = np.lexsort((owners, keys))
-    keys, owners = keys[order], owners[order]
-    # One entry per (key, member): a short text's two views share their keys.
-    fresh = np.ones(len(keys), dtype=bool)
-    fresh[1:] = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
-    keys, owners = keys[fresh], owners[fresh]
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    ends = np.append(starts[1:], len(keys))
-    shared = ends - starts > 1  # a bucket of one pairs nothing
+    members, groups = buckets(batches)
     pairs: set[tuple[str, str]] = set()
-    for start, end in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
-        pairs.update(bucket_pairs([members[o] for o in owners[start:end].tolist()], max_bucket))
+    for group in groups:
+        pairs.update(bucket_pairs([members[i] for i in group], max_bucket))
     return sorted(pairs)
 
 
@@ -646,7 +600,8 @@ class BandKeysFn(beam.DoFn):
         members = [self._member(row) for row, ok in zip(batch, signed.tolist(), strict=True) if ok]
         keys = self._hasher.band_key_matrix(whole[signed], lead[signed])
         if self._shards is not None:
-            yield from by_shard(members, keys, self._shards)
+            owners = np.repeat(np.arange(len(members)), keys.shape[1])
+            yield from by_shard(members, keys.reshape(-1), owners, self._shards)
             return
         for member, row_keys in zip(members, keys.tolist(), strict=True):
             for band_key in sorted(set(row_keys)):

@@ -184,7 +184,7 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _POLY = np.uint64(0x100000001B3)  # FNV-64 prime: combines token hashes into a shingle hash
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads structured 64-bit values over all bits."""
     x = x ^ (x >> np.uint64(30))
     x = x * np.uint64(0xBF58476D1CE4E5B9)
@@ -207,7 +207,7 @@ def shingle_hashes(hashes: np.ndarray, size: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         for offset in range(grams):
             combined = combined * _POLY + hashes[offset : offset + width] + np.uint64(offset + 1)
-        return _mix(combined)
+        return mix64(combined)
 
 
 def batch_shingle_hashes(token_arrays: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
@@ -225,7 +225,7 @@ def batch_shingle_hashes(token_arrays: Sequence[np.ndarray], size: int) -> list[
     with np.errstate(over="ignore"):
         for offset in range(size):
             combined = combined * _POLY + tokens[offset : offset + width] + np.uint64(offset + 1)
-        hashed = _mix(combined)
+        hashed = mix64(combined)
     ends = np.cumsum(lengths)
     starts = ends - lengths
     result = []
@@ -281,8 +281,8 @@ class MinHasher:
         # Multiply-shift hashing: h_i(x) = (a_i * x + b_i) mod 2^64, top 32 bits; a_i odd.
         self._a = (rng.integers(0, 2**63, size=(params.num_perm, 1), dtype=np.uint64) << 1) | 1
         self._b = rng.integers(0, 2**63, size=(params.num_perm, 1), dtype=np.uint64)
-        self._band_salt = _mix(np.arange(1, params.bands + 1, dtype=np.uint64))
-        self._row_weights = _mix(np.arange(101, 101 + params.rows, dtype=np.uint64))
+        self._band_salt = mix64(np.arange(1, params.bands + 1, dtype=np.uint64))
+        self._row_weights = mix64(np.arange(101, 101 + params.rows, dtype=np.uint64))
 
     def signatures(self, shingles: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(whole-text, lead) signatures, each ``uint32[len(shingles), num_perm]``.
@@ -342,7 +342,7 @@ class MinHasher:
         both = np.concatenate((whole, lead), axis=1).astype(np.uint64)
         with np.errstate(over="ignore"):
             weighted = both.reshape(count, 2 * bands, rows) * self._row_weights
-            keys = _mix(weighted.sum(axis=2) ^ np.tile(self._band_salt, 2))
+            keys = mix64(weighted.sum(axis=2) ^ np.tile(self._band_salt, 2))
         # 63 bits: a key then fits Beam's integer encoding (a larger int is pickled).
         keys >>= np.uint64(1)
         return keys
