@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -263,23 +264,56 @@ class _Prepared:
         "units",
     )
 
-    def __init__(self, sig: tuple) -> None:
-        """``sig``: a Signature, or its fields as a tuple (as unpickled: no Signature built)."""
+    def __init__(self, sig: tuple, pool: _Pool | None = None) -> None:
+        """``sig``: a Signature, or its fields as a tuple (as unpickled: no Signature built).
+        ``pool``: where the claims prepared together share equal strings, sets and units: a
+        shard's claims repeat speakers, entities, quantities and terms."""
         claim_id, article_id, source, key, affiliation, numbers, entities = sig
         negated, direction, terms = key_parts(key)
+        pool = pool or _Pool()
+        terms = pool.strings_of(terms)
         self.claim_id = claim_id
         self.source = source
         self.article_id = article_id
         # The whole signature breaks ties, so block order never depends on input order.
         self.order = (key, claim_id, tuple(sig))
         self.polarity = (negated, direction)
-        self.affiliation = frozenset(affiliation)
-        self.units = _units(numbers)
-        self.entities = frozenset(entities)
-        self.terms = frozenset(terms)
+        self.affiliation = pool.frozen(affiliation)
+        self.entities = pool.frozen(entities)
+        self.terms = pool.frozen(terms)
         self.term_count = len(terms)
+        self.units, unit_values = pool.units_of(numbers)
         # What the overlap tests of match_block look for in both claims.
-        self.overlaps = (affiliation, entities, tuple(self.units.items()))
+        self.overlaps = (affiliation, entities, unit_values)
+
+
+class _Pool:
+    """Equal values of the claims of one shard, made once and shared (they are only read)."""
+
+    __slots__ = ("_sets", "_strings", "_units")
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._sets: dict[tuple[str, ...], frozenset[str]] = {}
+        self._units: dict[tuple, tuple[dict[str, tuple[float, ...]], tuple]] = {}
+
+    def strings_of(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        strings = self._strings
+        return tuple([strings.setdefault(value, value) for value in values])
+
+    def frozen(self, values: tuple[str, ...]) -> frozenset[str]:
+        found = self._sets.get(values)
+        if found is None:
+            found = self._sets[values] = frozenset(values)
+        return found
+
+    def units_of(self, numbers: tuple) -> tuple[dict[str, tuple[float, ...]], tuple]:
+        """_units(numbers), and its items as a tuple."""
+        found = self._units.get(numbers)
+        if found is None:
+            units = _units(numbers)
+            found = self._units[numbers] = (units, tuple(units.items()))
+        return found
 
 
 def matches(a: Signature, b: Signature) -> bool:
@@ -318,19 +352,28 @@ def match_shard(batches: Iterable[ShardBatch]) -> list[tuple[Node, Node]]:
     with _collector_paused():
         # Its locals (every prepared claim) are freed when _match_blocks returns, before the
         # collector resumes: alive then, they would all be walked by its next collection.
-        return _match_blocks(*buckets(batches))
+        edges = _match_blocks(*buckets(batches))
+    # Matching spreads ~250 MB of small objects over pymalloc's arenas and frees them, but an
+    # arena goes back to the OS only once all of it is free: the pairs it returns (made along the
+    # way) and the interpreter's free lists (which keep freed tuples, lists, dicts and floats)
+    # would hold most arenas for the rest of the run. The pairs are copied into compact memory,
+    # and a full collection empties the free lists.
+    edges = pickle.loads(pickle.dumps(edges, protocol=pickle.HIGHEST_PROTOCOL))
+    gc.collect()
+    return edges
 
 
 def _match_blocks(members: list[tuple], blocks: list[list[int]]) -> list[tuple[Node, Node]]:
     # Each claim is prepared once, when a block first needs it: most claims share no block.
     prepared: list[_Prepared | None] = [None] * len(members)
+    pool = _Pool()
     edges: set[tuple[Node, Node]] = set()
     for indices in blocks:
         block_members: list[_Prepared] = []
         for index in indices:
             member = prepared[index]
             if member is None:
-                member = prepared[index] = _Prepared(members[index])
+                member = prepared[index] = _Prepared(members[index], pool)
             block_members.append(member)
         edges.update(match_block(block_members))
     return sorted(edges)
