@@ -8,6 +8,7 @@ from tests.conftest import INGESTED_AT, fnapi_pipeline
 from transforms.normalize import (
     LanguageDetector,
     Normalize,
+    _SharedDetector,
     article_id,
     build_article,
     content_hash,
@@ -126,3 +127,26 @@ def test_an_item_stamped_by_a_streaming_poll_keeps_its_poll_time():
             result["articles"] | beam.Map(lambda r: (r["ingested_at"], r["date"])),
             equal_to([(polled_at, "2026-11-23")]),
         )
+
+
+def test_the_language_model_is_shared_kept_while_used_and_dropped_once_idle():
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    shared = _SharedDetector(60.0, make)
+    first, second = shared.acquire(), shared.acquire()  # two worker threads' bundles
+    assert first is second and len(made) == 1
+    assert shared.release() is None  # the other bundle still uses it
+    pending = shared.release()
+    assert shared.acquire() is first  # taken again within the idle time: kept
+    pending.join()  # cancelled
+    assert shared.loaded
+
+    shared = _SharedDetector(0.0, make)
+    first = shared.acquire()
+    shared.release().join()  # idle: dropped
+    assert not shared.loaded
+    assert shared.acquire() is not first and len(made) == 3
