@@ -113,8 +113,7 @@ def norm_place(word: str) -> str:
 
 
 # Cached: the same speakers recur in every batch, and each claim's is normalised twice (for its
-# claim_key, then for its signature). Not norm_place: entity_norms would then share its strings
-# with the affiliation, and pickle, which writes a shared object once, would pack other bytes.
+# claim_key, then for its signature).
 @lru_cache(maxsize=1 << 14)
 def affiliation(speaker: str | None, kind: str | None, role: str | None) -> tuple[str, ...]:
     """What a speaker stands for: the person's surname, the organisation, the country."""
@@ -224,7 +223,7 @@ def numbers_agree(a: tuple, b: tuple) -> bool:
 
 def _units(numbers: tuple) -> dict[str, tuple[float, ...]]:
     """The values a claim states per unit, sorted: a dict of tuples of floats, which Python's
-    garbage collector does not track (see pack)."""
+    garbage collector does not track (see _collector_paused)."""
     units: dict[str, set[float]] = {}
     for value, unit in numbers:
         units.setdefault(unit, set()).add(value)

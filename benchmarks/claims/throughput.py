@@ -4,7 +4,7 @@
 
 Stories are read and normalised first (not timed), exactly as the pipeline's Read and Normalize
 stages produce them. Timed, in one process: ``extract_claims`` per article plus the per-claim
-clustering preparation (signature, packed row and blocking keys, ``sharded_signatures`` over
+clustering preparation (signatures and their block keys by shard, ``sharded_signatures`` over
 batches of BATCH claims as Beam's BatchElements hands them over) — the per-article work of
 ExtractClaims.
 ``--beam`` also runs the whole ExtractClaims PTransform (with the cross-article GroupByKeys) on the
