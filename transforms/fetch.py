@@ -569,7 +569,6 @@ class FetcherDoFn(beam.DoFn):
                 yield {**part, "input": url}
 
 
-
 class FetchDocumentsFn(FetcherDoFn):
     """(host, URLs) -> parsed items, OPML references (FEED_URLS) and rejects, one host at a time."""
 

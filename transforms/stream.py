@@ -167,10 +167,14 @@ class PollFeedsFn(FetcherDoFn):
         self.fetched.inc()
         validators.write({**known, url: fetched.validators})
         for part in self._parsed(fetched, follow_opml=False, ingested_at=polled_at):
-            yield part if isinstance(part, beam.pvalue.TaggedOutput) else {
-                **part,
-                "ingested_at": polled_at,
-            }
+            yield (
+                part
+                if isinstance(part, beam.pvalue.TaggedOutput)
+                else {
+                    **part,
+                    "ingested_at": polled_at,
+                }
+            )
 
 
 # --- items already seen -------------------------------------------------------------------------
