@@ -158,13 +158,12 @@ def block_keys(sigs: Sequence[Signature]) -> tuple[np.ndarray, np.ndarray]:
     key, the position of its claim in ``sigs``. A key stands for a band of MinHash values over the
     content terms, or for a quantity with an entity; the polarity is part of both."""
     parts = [key_parts(sig.claim_key) for sig in sigs]
+    polarities = [_polarity(negated, direction) for negated, direction, _ in parts]
     termed = [i for i, (_, _, terms) in enumerate(parts) if len(terms) >= MIN_SHARED_WITH_NUMBER]
-    polarity = np.array(
-        [_hash64(_polarity(*parts[i][:2])) for i in termed], dtype=np.uint64
-    ).reshape(-1, 1)
+    polarity = np.array([polarities[i][1] for i in termed], dtype=np.uint64).reshape(-1, 1)
     bands = _band_keys(_minhashes([parts[i][2] for i in termed]), polarity)
     quantities = [
-        (i, _hash64(f"n:{_polarity(*parts[i][:2])}:{value}:{unit}:{entity}"))
+        (i, _hash64(f"n:{polarities[i][0]}:{value}:{unit}:{entity}"))
         for i, sig in enumerate(sigs)
         for value, unit in sig.numbers
         for entity in sig.entities
@@ -179,8 +178,10 @@ def block_keys(sigs: Sequence[Signature]) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def _polarity(negated: bool, direction: str) -> str:
-    return f"{int(negated)}{direction or '-'}"
+def _polarity(negated: bool, direction: str) -> tuple[str, int]:
+    """The polarity as block keys hold it: its text (quantity keys) and its hash (band keys)."""
+    text = f"{int(negated)}{direction or '-'}"
+    return text, _hash64(text)
 
 
 def _minhashes(term_lists: Sequence[tuple[str, ...]]) -> np.ndarray:
