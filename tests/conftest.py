@@ -23,3 +23,10 @@ def fnapi_pipeline() -> TestPipeline:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+def slow_page(links: int = 50_000) -> bytes:
+    """A page trafilatura needs many seconds for (a long list of links)."""
+    return (
+        "<html><body><ul>" + '<li><a href="/a/b">Some link text here</a></li>\n' * links + "</ul>"
+    ).encode()

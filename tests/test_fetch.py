@@ -8,7 +8,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.conftest import INGESTED_AT, fnapi_pipeline
+from tests.conftest import INGESTED_AT, fnapi_pipeline, slow_page
 from tests.http_server import FeedServer, Reply, rss
 from transforms.fetch import (
     AddressGuard,
@@ -324,5 +324,37 @@ def test_fetch_articles_replaces_summaries_by_the_page_text(server):
         assert_that(
             read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
             equal_to([(server.url("/missing.html"), "http_error")]),
+            label="rejects",
+        )
+
+
+def test_fetched_pages_get_the_extraction_time_limit(server):
+    # A hostile page must not hold the run, whether it is an input URL or an entry's page.
+    feed = rss("Port News", (server.url("/slow-story.html"), "Terminal to open", "A teaser.", ""))
+    server.script("/feed.xml", Reply(body=feed))
+    html = {"Content-Type": "text/html"}
+    server.script("/slow.html", Reply(body=slow_page(), headers=html))
+    server.script("/slow-story.html", Reply(body=slow_page(), headers=html))
+    server.script("/story.html", Reply(body=PAGE, headers=html))
+    policy = FetchPolicy(**{**LOCAL.__dict__, "fetch_articles": True, "extract_timeout": 2.0})
+    urls = [server.url(path) for path in ("/feed.xml", "/slow.html", "/story.html")]
+
+    with fnapi_pipeline() as pipeline:
+        read = pipeline | beam.Create(urls) | FetchInputs(policy, INGESTED_AT)
+        assert_that(
+            read["items"]
+            | "Texts" >> beam.Map(lambda i: (i["input"], "harbour authority" in i["text"])),
+            # The entry keeps the feed's teaser; the good page after the slow one is read.
+            equal_to([(server.url("/feed.xml"), False), (server.url("/story.html"), True)]),
+            label="items",
+        )
+        assert_that(
+            read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["input"], r["item"], r["reason"])),
+            equal_to(
+                [
+                    (server.url("/slow.html"), None, "extraction_timeout"),
+                    (server.url("/feed.xml"), server.url("/slow-story.html"), "extraction_timeout"),
+                ]
+            ),
             label="rejects",
         )

@@ -26,7 +26,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.cli import main
 from schemas import ARTICLES, CLAIMS, REJECTS
-from tests.conftest import FIXTURES, INGESTED_AT, fnapi_pipeline
+from tests.conftest import FIXTURES, INGESTED_AT, fnapi_pipeline, slow_page
 from transforms.normalize import build_article, normalize_text, word_count
 from transforms.read import (
     HtmlExtractor,
@@ -320,13 +320,6 @@ def test_a_feed_with_100000_entries(tmp_path):
 
 
 # --- the per-page time limit ----------------------------------------------------------------------
-
-
-def slow_page(links: int = 50_000) -> bytes:
-    """A page trafilatura needs many seconds for (a long list of links)."""
-    return (
-        "<html><body><ul>" + '<li><a href="/a/b">Some link text here</a></li>\n' * links + "</ul>"
-    ).encode()
 
 
 GOOD_PAGE = (

@@ -48,7 +48,7 @@ from urllib3.exceptions import (
 from urllib3.util.connection import create_connection
 from urllib3.util.retry import Retry
 
-from transforms.read import FEED_URLS, InputError, parse_file, parse_html_page
+from transforms.read import FEED_URLS, HtmlExtractor, InputError, parse_file
 from transforms.read import STAGE as READ_STAGE
 from transforms.rejects import REJECTED, reject
 from transforms.urls import is_http
@@ -80,7 +80,8 @@ class FetchError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class FetchPolicy:
-    """How the fetcher behaves; one ``wirestream run`` option per field (``FetchOptions``)."""
+    """How the fetcher behaves; one ``wirestream run`` option per field (``FetchOptions``, and
+    ``--extract-timeout`` for the web pages it fetches)."""
 
     contact_url: str | None = None
     connect_timeout: float = 5.0
@@ -94,6 +95,7 @@ class FetchPolicy:
     allow_private_hosts: bool = False
     allowed_networks: tuple[str, ...] = ()
     fetch_articles: bool = False
+    extract_timeout: float = 0.0  # seconds per web page (read.HtmlExtractor); 0: no limit
 
     @property
     def user_agent(self) -> str:
@@ -462,13 +464,16 @@ def _classify(error: Exception) -> FetchError:
 # --- fetched bytes to parsed items ---------------------------------------------------------------
 
 
-def parse_fetched(fetched: Fetched) -> Iterator[tuple[str, dict | str]]:
+def parse_fetched(
+    fetched: Fetched, extract_html: Callable[[bytes], dict]
+) -> Iterator[tuple[str, dict | str]]:
     """A fetched document as ``read.parse_file`` parts: ("item", parsed item) and ("feed_ref", URL).
 
     The final URL stands in for the file path (its extension, if any, hints the kind; relative
-    OPML entries resolve against it). Raises InputError when the document is unusable.
+    OPML entries resolve against it). ``extract_html`` parses web pages. Raises InputError when
+    the document is unusable.
     """
-    for kind, part in parse_file(fetched.final_url, fetched.body):
+    for kind, part in parse_file(fetched.final_url, fetched.body, extract_html):
         if kind == "feed_ref":
             yield kind, urljoin(fetched.final_url, part)
         else:
@@ -522,9 +527,11 @@ class FetcherDoFn(beam.DoFn):
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._policy)
+        self._extract_html = HtmlExtractor(self._policy.extract_timeout)
 
     def teardown(self) -> None:
         self._fetcher.close()
+        self._extract_html.close()
 
     def _reject(self, input: str, item: str | None, stage: str, reason: str, detail: str | None,
                 ingested_at: datetime | None = None):  # fmt: skip
@@ -545,7 +552,7 @@ class FetcherDoFn(beam.DoFn):
         """Items, OPML references (tagged FEED_URLS) and rejects of one fetched document."""
         url = fetched.url
         try:
-            parts = list(parse_fetched(fetched))
+            parts = list(parse_fetched(fetched, self._extract_html))
         except InputError as error:
             yield self._reject(url, None, READ_STAGE, error.reason, error.detail, ingested_at)
             return
@@ -606,7 +613,7 @@ class FetchPagesFn(FetcherDoFn):
             ingested_at = item.get("ingested_at")
             try:
                 fetched = self._fetcher.fetch(url)
-                page = parse_html_page(fetched.body) if fetched is not None else None
+                page = self._extract_html(fetched.body) if fetched is not None else None
             except (FetchError, InputError) as error:
                 self.failed.inc()
                 # The page is an item read that did not become an article: its reject row counts

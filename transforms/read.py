@@ -260,7 +260,8 @@ class HtmlExtractor:
 
     trafilatura spends minutes on some hostile pages and a thread cannot be stopped, so pages are
     parsed in a process that is killed at the limit; a fresh one serves the next page. The child
-    starts with the first page, so runs without web pages never pay for it.
+    starts with the first page, so runs without web pages never pay for it. A ``time_limit`` of 0
+    means no limit: pages are then parsed in this process.
     """
 
     def __init__(self, time_limit: float) -> None:
@@ -270,6 +271,8 @@ class HtmlExtractor:
         self._replies: Connection | None = None
 
     def __call__(self, data: bytes) -> dict:
+        if self._time_limit <= 0:
+            return parse_html_page(data)
         if self._process is None:
             self._start()
         self._requests.send_bytes(data)
@@ -606,19 +609,15 @@ class ParseFileFn(beam.DoFn):
         self._ingested_at = ingested_at
         self._follow_opml = follow_opml
         self._extract_timeout = extract_timeout
-        self._extract_html: Callable[[bytes], dict] = parse_html_page
         self.files = Metrics.counter(STAGE, "files")
         self.items = Metrics.counter(STAGE, "items")
         self.rejected = Metrics.counter(STAGE, "rejected")
 
     def setup(self) -> None:
-        # A time limit needs a process to kill; without one, pages are parsed in this process.
-        if self._extract_timeout > 0:
-            self._extract_html = HtmlExtractor(self._extract_timeout)
+        self._extract_html = HtmlExtractor(self._extract_timeout)
 
     def teardown(self) -> None:
-        if isinstance(self._extract_html, HtmlExtractor):
-            self._extract_html.close()
+        self._extract_html.close()
 
     def process(self, readable: fileio.ReadableFile) -> Iterable:
         path = readable.metadata.path
