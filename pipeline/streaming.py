@@ -34,7 +34,7 @@ from transforms.stream import (
     sighting_key,
 )
 from transforms.topics import AssignTopic
-from transforms.write import WriteTable, publish_tables
+from transforms.write import WriteTable, publish_tables, remove_stale_staging
 
 TABLES = (ARTICLES, CLAIMS, REJECTS)
 
@@ -114,5 +114,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, plan: RunPlan) -> None:
 
 def finish_streaming_output(plan: RunPlan) -> None:
     """After the run: an empty file in each table no window wrote to (so globs and the summary
-    work), and the run's staging folder removed -- publishing nothing does exactly that."""
+    work), and the run's staging folder removed -- publishing nothing does exactly that -- with
+    those of dead runs."""
     publish_tables(TABLES, [], plan.output, plan.staging, "append", plan.ingested_at, plan.file_tag)
+    remove_stale_staging(plan.output, plan.staging)

@@ -1,4 +1,6 @@
 import dataclasses
+import os
+import time
 from pathlib import Path
 
 import apache_beam as beam
@@ -10,12 +12,14 @@ from schemas import REJECTS, Table
 from tests.conftest import INGESTED_AT, fnapi_pipeline
 from transforms.rejects import reject
 from transforms.write import (
+    STALE_STAGING_SECONDS,
     PublishOutput,
     WriteTable,
     batches_to_table,
     file_bucket,
     partition_path,
     partition_value,
+    remove_stale_staging,
     rows_to_batch,
     staging_root,
 )
@@ -85,6 +89,29 @@ def test_rows_land_in_hive_partitions_without_the_partition_column(tmp_path):
     # Nothing of Beam's or of the staging is left beside the tables.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_staging", "rejects"]
     assert not any((tmp_path / "_staging").iterdir())
+
+
+def staged_run(output: Path, run_id: str, age: float = 0.0) -> Path:
+    """A staging folder as a killed run leaves it, last touched ``age`` seconds ago."""
+    folder = Path(staging_root(str(output), run_id))
+    (folder / "_files" / "rejects").mkdir(parents=True)
+    (folder / "_files" / "rejects" / "part.parquet").write_bytes(b"PAR1")
+    touched = time.time() - age
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (touched, touched))
+    return folder
+
+
+def test_publishing_removes_the_staging_of_dead_runs_only(tmp_path):
+    dead = staged_run(tmp_path, "dead", age=STALE_STAGING_SECONDS + 60)
+    recent = staged_run(tmp_path, "recent", age=60)  # maybe still running: kept
+    run_write(tmp_path, rejects_for(["a"]), "overwrite", "run1")
+    assert not dead.exists()
+    assert [p.name for p in (tmp_path / "_staging").iterdir()] == [recent.name]
+    # The run's own folder is never taken for a dead one's, however old.
+    later = time.time() + 2 * STALE_STAGING_SECONDS
+    assert remove_stale_staging(str(tmp_path), str(recent), now=later) == []
+    assert remove_stale_staging(str(tmp_path), "elsewhere", now=later) == [str(recent)]
 
 
 def test_overwrite_replaces_the_previous_run(tmp_path):

@@ -17,6 +17,7 @@ import re
 import shutil
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -33,6 +34,10 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas import FALLBACK_TOPIC, Table
 
 STAGING_DIR = "_staging"
+# A staging folder nothing has touched for this long belongs to a run that died (killed, out of
+# memory): the next run that publishes removes it. No batch run lasts a day, and a streaming
+# run's files wait in its folder for minutes at most (from their window's end to its publishing).
+STALE_STAGING_SECONDS = 24 * 3600
 _ROW_GROUP_ROWS = 10_000
 # Rows a bundle keeps waiting to be sent on in Arrow batches (see _BatchRowsFn).
 _PENDING_ROWS = 5_000
@@ -286,6 +291,8 @@ class _PublishFn(beam.DoFn):
     def process(self, staged_files: list[tuple[str, str, str]]) -> Iterable[int]:
         publish_tables(self._tables, staged_files, *self._args)
         self.published.inc(len(staged_files))
+        output, staging = self._args[:2]
+        remove_stale_staging(output, staging)
         yield len(staged_files)
 
 
@@ -325,6 +332,37 @@ def publish_tables(
             for path in _files_below(arranged):
                 _move(path, live + path[len(arranged) :])
     _remove_folder(staging)
+
+
+def remove_stale_staging(
+    output: str, current: str, max_age: float = STALE_STAGING_SECONDS, now: float | None = None
+) -> list[str]:
+    """Remove the staging folders of dead runs from ``OUTPUT/_staging``: those whose newest file
+    or folder is older than ``max_age`` seconds; never ``current`` (this run's). Returns them."""
+    root = FileSystems.join(output, STAGING_DIR)
+    newest: dict[str, float] = {}
+    if _is_local(root):
+        if not os.path.isdir(root):
+            return []
+        for name in os.listdir(root):
+            folder = os.path.join(root, name)
+            try:
+                stamps = [os.path.getmtime(folder)]
+                for parent, folders, files in os.walk(folder):
+                    stamps += [os.path.getmtime(os.path.join(parent, n)) for n in folders + files]
+            except OSError:  # changing under us: a live run's folder, not a dead one's
+                continue
+            newest[folder] = max(stamps)
+    elif FileSystems.exists(root):
+        # Object stores list files only: a run's age is that of its newest file.
+        for found in FileSystems.match([FileSystems.join(root, "**")])[0].metadata_list:
+            folder = FileSystems.join(root, found.path[len(root) :].lstrip("/").split("/")[0])
+            newest[folder] = max(newest.get(folder, 0.0), found.last_updated_in_seconds)
+    cutoff = (time.time() if now is None else now) - max_age
+    stale = sorted(f for f, stamp in newest.items() if stamp < cutoff and f != current.rstrip("/"))
+    for folder in stale:
+        _remove_folder(folder)
+    return stale
 
 
 def _is_local(path: str) -> bool:
