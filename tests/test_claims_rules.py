@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ from transforms.claims_cluster import (
     BANDS,
     SHARDS,
     Signature,
+    _CollectorPause,
     block_keys,
     claim_key,
     key_parts,
@@ -452,3 +454,23 @@ def test_negation_and_direction_read_whole_words(text):
     words = set(re.findall(r"[a-z]+", text.lower()))
     up, down = bool(DIRECTION_UP & words), bool(DIRECTION_DOWN & words)
     assert direction(text) == ("up" if up and not down else "down" if down and not up else "")
+
+
+def test_the_collector_resumes_when_the_last_overlapping_pause_ends():
+    # Two shards matched in two threads: their pauses overlap and end in either order.
+    paused = _CollectorPause()
+    assert gc.isenabled()
+    first, second = paused(), paused()
+    try:
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert not gc.isenabled()  # the second shard is still being matched
+        second.__exit__(None, None, None)
+        assert gc.isenabled()
+        gc.disable()  # a caller that had paused it keeps it paused
+        with paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import pickle
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -379,19 +380,37 @@ def _match_blocks(members: list[tuple], blocks: list[list[int]]) -> list[tuple[N
     return sorted(edges)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a shard keeps some 300,000 objects alive while it is
+class _CollectorPause:
+    """Pauses the cyclic garbage collector: a shard keeps some 300,000 objects alive while it is
     matched (prepared claims, their sets, its blocks) and creates no cycles, yet the collections
     those allocations trigger walk the whole heap each time, nearly half the cost of matching on
-    the Reuters set. The previous state is restored, so a caller that paused it keeps it paused."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    the Reuters set.
+
+    A worker may match shards in several threads at once, and the collector is one per process:
+    it resumes when the last pause ends, and only if it was running when the first began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pauses = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if not self._pauses:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._pauses += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pauses -= 1
+                if not self._pauses and self._resume:
+                    gc.enable()
+
+
+_collector_paused = _CollectorPause()
 
 
 def match_block(members: list[_Prepared]) -> Iterable[tuple[Node, Node]]:
