@@ -47,6 +47,7 @@ from transforms.minhash import (
     shingle_hashes,
 )
 from transforms.minhash import story_text as _story_text
+from transforms.packing import pack_rows, unpack_rows
 
 # (microseconds since the epoch of published_at or ingested_at, article_id): the canonical order.
 # Articles of earlier runs (read from the signature index) go before all of this run's, whatever
@@ -55,8 +56,10 @@ OrderKey = tuple[int, str]
 
 EXACT, NEAR, CONTAINED, PARTIAL = "exact", "near", "contained", "partial"
 # LSH band keys are grouped in this many shards, each of which forms its buckets in memory: more
-# shards, more workers pairing at once; fewer, fewer elements through the shuffle.
-BAND_SHARDS = 16
+# shards, more workers pairing at once; fewer, fewer elements through the shuffle and fewer copies
+# of each member (an article has keys in nearly every shard, and goes to each once per batch:
+# with 16 shards that made the grouped keys 2x the size they are with 4).
+BAND_SHARDS = 4
 
 
 def _param(default, help: str):
@@ -526,10 +529,16 @@ def unpack_signatures(rows: Sequence[dict], num_perm: int) -> tuple[np.ndarray, 
 
 
 class SignFn(beam.DoFn):
-    """Batches of rows with a ``text`` -> each row with its ``SIGNATURES`` (vectorised MinHash)."""
+    """Batches of rows with a ``text`` -> each row with its ``SIGNATURES`` (vectorised MinHash).
 
-    def __init__(self, params: MinHashParams):
+    ``packed``: also yield each signed batch as one ``PACKED_BATCHES`` element (``pack_rows``),
+    for a consumer in a later stage: a batch runner holds it between the stages as one compressed
+    element instead of one encoded row per article.
+    """
+
+    def __init__(self, params: MinHashParams, packed: bool = False):
         self._params = params
+        self._packed = packed
 
     def setup(self) -> None:
         self._tokenizer = Tokenizer()
@@ -539,8 +548,16 @@ class SignFn(beam.DoFn):
         tokens = [self._tokenizer.hashes(_story_text(row["text"])) for row in batch]
         shingles = batch_shingle_hashes(tokens, self._params.shingle_size)
         whole, lead = self._hasher.signatures(shingles)
-        for i, row in enumerate(batch):
-            yield {**row, SIGNATURES: pack_signatures(whole[i], lead[i])}
+        signed = [
+            {**row, SIGNATURES: pack_signatures(whole[i], lead[i])} for i, row in enumerate(batch)
+        ]
+        yield from signed
+        if self._packed:
+            yield beam.pvalue.TaggedOutput(PACKED_BATCHES, pack_rows(signed))
+
+
+# The tag of SignFn's packed batches (transforms.packing.pack_rows).
+PACKED_BATCHES = "packed_batches"
 
 
 def article_member(article: dict) -> tuple:
@@ -643,6 +660,11 @@ def _attach_ends(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[tuple[st
             yield pair, (article_id, key, text, *stored)
 
 
+def _apply_packed(packed: bytes, assignments: dict[str, Assignment]) -> Iterator[dict]:
+    for article in unpack_rows(packed):
+        yield _apply(article, assignments)
+
+
 def _apply(article: dict, assignments: dict[str, Assignment]) -> dict:
     row = dict(article)
     found = assignments.get(row["article_id"])
@@ -672,7 +694,15 @@ class Deduplicate(beam.PTransform):
     def expand(self, articles):
         params = self._params
         # (id, (order key, text[, stored cluster])) and (content hash, (order key, id[, cluster]))
-        signed = articles | "Batch" >> _batches() | "Sign" >> beam.ParDo(SignFn(params.minhash))
+        # The signed rows feed the keys below, in the signing stage; Assign, stages later, takes
+        # the same rows as compressed batches (what the runner holds while dedup runs).
+        sign_fn = SignFn(params.minhash, packed=True)
+        sign = (
+            articles
+            | "Batch" >> _batches()
+            | "Sign" >> beam.ParDo(sign_fn).with_outputs(PACKED_BATCHES, main="signed")
+        )
+        signed = sign.signed
         texts = [
             signed | "KeyText" >> beam.Map(lambda a: (a["article_id"], (order_key(a), a["text"])))
         ]
@@ -748,10 +778,15 @@ class Deduplicate(beam.PTransform):
         assignments = (
             (exact, near)
             | "AllEdges" >> beam.Flatten()
-            | "EdgeList" >> beam.combiners.ToList()
+            # Without defaults: ToList's default (an empty list when there are no edges) costs a
+            # side-input stage that keeps the whole edge list in the runner until the end.
+            | "EdgeList"
+            >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
             | "Cluster" >> beam.FlatMap(lambda edges: assign_clusters(edges, params).items())
         )
-        return signed | "Assign" >> beam.Map(_apply, beam.pvalue.AsDict(assignments))
+        return sign[PACKED_BATCHES] | "Assign" >> beam.FlatMap(
+            _apply_packed, beam.pvalue.AsDict(assignments)
+        )
 
 
 # --- the signature index (append mode) ----------------------------------------------------------
@@ -759,6 +794,8 @@ class Deduplicate(beam.PTransform):
 
 def index_row(article: dict, fingerprint: str) -> dict:
     """A deduplicated, signed article -> its DEDUP_INDEX row."""
+    # Views of the packed bytes, not lists: a list holds an int object per value (~9 KB a row),
+    # and the writers keep thousands of rows waiting per bundle.
     both = np.frombuffer(article[SIGNATURES], dtype=_PACKED).reshape(2, -1)
     return {
         "article_id": article["article_id"],
@@ -766,8 +803,8 @@ def index_row(article: dict, fingerprint: str) -> dict:
         "order_at": article.get("published_at") or article["ingested_at"],
         "cluster_id": article["cluster_id"],
         "text": article["text"],
-        "signature": both[0].tolist(),
-        "lead_signature": both[1].tolist(),
+        "signature": both[0],
+        "lead_signature": both[1],
         "minhash_params": fingerprint,
         "schema_version": SCHEMA_VERSION,
     }

@@ -15,13 +15,11 @@ import os
 import posixpath
 import re
 import shutil
-import struct
 import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 
 import apache_beam as beam
 import pyarrow as pa
@@ -32,6 +30,7 @@ from apache_beam.transforms.window import IntervalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import FALLBACK_TOPIC, Table
+from transforms.packing import compress, decompress
 
 STAGING_DIR = "_staging"
 # A staging folder nothing has touched for this long belongs to a run that died (killed, out of
@@ -65,30 +64,19 @@ def staging_root(output: str, run_id: str) -> str:
     return FileSystems.join(output, STAGING_DIR, run_id)
 
 
-_STREAM_SIZE = struct.Struct("<Q")
-
-
-@lru_cache(maxsize=1)
-def _batch_codec() -> pa.Codec:
-    return pa.Codec("zstd")
-
-
 def rows_to_batch(table: Table, rows: Sequence[dict]) -> bytes:
-    """Rows as one Arrow IPC stream, zstd-compressed as a whole (its size first): what a bundle
-    sends per partition to the writer. One compression per stream, not Arrow's one per column
-    buffer: bundles send many small batches, on which that cost 4x the time for 3x the bytes.
+    """Rows as one Arrow IPC stream, zstd-compressed as a whole: what a bundle sends per
+    partition to the writer. One compression per stream, not Arrow's one per column buffer:
+    bundles send many small batches, on which that cost 4x the time for 3x the bytes.
     ``from_pylist`` keeps only the schema's columns, so partition keys stay out of the file."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(pa.Table.from_pylist(list(rows), schema=table.schema))
-    stream = sink.getvalue()
-    return _STREAM_SIZE.pack(stream.size) + _batch_codec().compress(stream, asbytes=True)
+    return compress(sink.getvalue())
 
 
 def _batch_rows(batch: bytes) -> pa.Table:
-    (size,) = _STREAM_SIZE.unpack_from(batch)
-    stream = _batch_codec().decompress(memoryview(batch)[_STREAM_SIZE.size :], size)
-    return pa.ipc.open_stream(stream).read_all()
+    return pa.ipc.open_stream(decompress(batch)).read_all()
 
 
 def batches_to_table(table: Table, batches: Iterable[bytes]) -> pa.Table:
