@@ -358,3 +358,28 @@ def test_fetched_pages_get_the_extraction_time_limit(server):
             ),
             label="rejects",
         )
+
+
+def test_a_page_that_breaks_the_extractor_keeps_the_entry_and_says_why(server, monkeypatch):
+    # trafilatura cannot be made to fail on demand: a parser bug is injected for this one page.
+    def broken(data: bytes) -> dict:
+        raise ValueError("extractor bug")
+
+    monkeypatch.setattr("transforms.read.parse_html_page", broken)
+    feed = rss("Port News", (server.url("/story.html"), "Terminal to open", "A teaser.", ""))
+    server.script("/feed.xml", Reply(body=feed))
+    server.script("/story.html", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
+    policy = FetchPolicy(**{**LOCAL.__dict__, "fetch_articles": True})
+
+    with fnapi_pipeline() as pipeline:
+        read = pipeline | beam.Create([server.url("/feed.xml")]) | FetchInputs(policy, INGESTED_AT)
+        assert_that(
+            read["items"] | "Texts" >> beam.Map(lambda i: i["text"]),
+            equal_to(["A teaser."]),
+            label="items",
+        )
+        assert_that(
+            read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
+            equal_to([(server.url("/story.html"), "parse_error")]),
+            label="rejects",
+        )

@@ -615,17 +615,21 @@ class FetchPagesFn(FetcherDoFn):
                 fetched = self._fetcher.fetch(url)
                 page = self._extract_html(fetched.body) if fetched is not None else None
             except (FetchError, InputError) as error:
-                self.failed.inc()
-                # The page is an item read that did not become an article: its reject row counts
-                # it, while the entry stays an article with the feed's text.
-                self.items.inc()
-                yield self._reject(item["input"], url, STAGE, error.reason,
-                                   f"{error.detail or ''} (kept the feed's text)".strip(),
-                                   ingested_at)  # fmt: skip
-                yield item
+                reason, detail = error.reason, error.detail
+            except Exception as error:  # a page that breaks the extractor must not sink the run
+                reason, detail = "parse_error", f"{type(error).__name__}: {error}"
+            else:
+                self.fetched.inc()
+                yield with_page(item, page) if page is not None else item
                 continue
-            self.fetched.inc()
-            yield with_page(item, page) if page is not None else item
+            self.failed.inc()
+            # The page is an item read that did not become an article: its reject row counts it,
+            # while the entry stays an article with the feed's text.
+            self.items.inc()
+            yield self._reject(item["input"], url, STAGE, reason,
+                               f"{detail or ''} (kept the feed's text)".strip(),
+                               ingested_at)  # fmt: skip
+            yield item
 
 
 class FetchPages(beam.PTransform):
