@@ -55,7 +55,7 @@ def rejects_for(inputs: list[str]) -> list[dict]:
 
 
 def run_write(
-    output: Path,
+    output: Path | str,
     rows: list[dict],
     mode: str,
     run_id: str,

@@ -341,11 +341,13 @@ def remove_stale_staging(
             except OSError:  # changing under us: a live run's folder, not a dead one's
                 continue
             newest[folder] = max(stamps)
-    elif FileSystems.exists(root):
-        # Object stores list files only: a run's age is that of its newest file.
-        for found in FileSystems.match([FileSystems.join(root, "**")])[0].metadata_list:
+    else:
+        # Object stores list files only: a run's age is that of its newest file. A store that
+        # does not report times (0) makes every file look ancient: its folders are kept.
+        for found in _matched_below(root):
             folder = FileSystems.join(root, found.path[len(root) :].lstrip("/").split("/")[0])
-            newest[folder] = max(newest.get(folder, 0.0), found.last_updated_in_seconds)
+            stamp = found.last_updated_in_seconds or float("inf")
+            newest[folder] = max(newest.get(folder, 0.0), stamp)
     cutoff = (time.time() if now is None else now) - max_age
     stale = sorted(f for f, stamp in newest.items() if stamp < cutoff and f != current.rstrip("/"))
     for folder in stale:
@@ -362,11 +364,13 @@ def _files_below(folder: str) -> list[str]:
         return sorted(
             os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
         )
-    if not FileSystems.exists(folder):
-        return []
-    return sorted(
-        m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
-    )
+    return sorted(found.path for found in _matched_below(folder))
+
+
+def _matched_below(folder: str) -> list:
+    """The files under an object-store prefix. Object stores have no folders: ``exists`` is
+    false for a prefix, so it is listed, never checked."""
+    return FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
 
 
 def _replace_folder(new: str, live: str, previous: str) -> None:
@@ -378,8 +382,7 @@ def _replace_folder(new: str, live: str, previous: str) -> None:
         os.replace(new, live)
         return
     # Object stores have no folder rename: remove the old files, then move the new ones.
-    if FileSystems.exists(live):
-        FileSystems.delete([live])
+    _remove_folder(live)
     for path in _files_below(new):
         _move(path, live + path[len(new) :])
 
@@ -395,5 +398,5 @@ def _move(source: str, destination: str) -> None:
 def _remove_folder(folder: str) -> None:
     if _is_local(folder):
         shutil.rmtree(folder, ignore_errors=True)
-    elif FileSystems.exists(folder):
-        FileSystems.delete([folder])
+    elif files := _files_below(folder):
+        FileSystems.delete(files)
