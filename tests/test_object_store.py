@@ -44,7 +44,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30.0)
 
 
 @pytest.fixture(scope="module")
-def gcs(tmp_path_factory) -> Iterator[str]:
+def gcs() -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--port", str(port),
                "--in-memory", "--default-bucket", BUCKET]  # fmt: skip
