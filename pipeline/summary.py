@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
 
-import pyarrow.dataset as ds
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.runners.runner import PipelineResult
 
 from schemas import ARTICLES, CLAIMS, REJECTS, Table
+from transforms.write import files_below, is_local
 
 # The stages whose "items" and "rejected" counters count every item that enters the pipeline.
 _INPUT_STAGES = ("read", "fetch")
@@ -95,7 +100,23 @@ def stage_counters(result: PipelineResult) -> dict[str, int]:
     return dict(totals)
 
 
-def _read(output: str, table: Table, file_tag: str, columns: list[str]):
-    dataset = ds.dataset(f"{output}/{table.name}", format="parquet", partitioning="hive")
-    files = [path for path in dataset.files if f"part-{file_tag}-" in path]
-    return ds.dataset(files, schema=table.schema, format="parquet").to_table(columns=columns)
+def _read(output: str, table: Table, file_tag: str, columns: list[str]) -> pa.Table:
+    """``columns`` of the files this run wrote into ``table``. Listed and opened through Beam's
+    filesystems, as the run wrote them: pyarrow's own filesystems know neither the run's object
+    store options (an S3 endpoint, a storage emulator) nor its credentials."""
+    files = [
+        path
+        for path in files_below(FileSystems.join(output, table.name))
+        if posixpath.basename(path).startswith(f"part-{file_tag}-")
+    ]
+    parts = [_read_columns(path, columns) for path in files]
+    return pa.concat_tables(parts) if parts else table.schema.empty_table().select(columns)
+
+
+def _read_columns(path: str, columns: list[str]) -> pa.Table:
+    if is_local(path):
+        return pq.ParquetFile(path).read(columns=columns)
+    # The whole file in memory: pyarrow never calls back into a Python file object from its
+    # own threads (the tables' files are one partition each).
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return pq.ParquetFile(pa.py_buffer(handle.read())).read(columns=columns)

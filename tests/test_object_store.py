@@ -17,6 +17,7 @@ import duckdb
 import pytest
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.cli import main
 from tests.test_write import rejects_for, run_write
 from transforms.write import STALE_STAGING_SECONDS, remove_stale_staging
 
@@ -58,18 +59,21 @@ def gcs() -> Iterator[str]:
             server.terminate()
 
 
-def _inputs(output: str, folder: Path) -> list[tuple[str, str]]:
-    """The rejects table's (input, date) rows: its files copied out and read with DuckDB."""
-    files = [m.path for m in FileSystems.match([f"{output}/rejects/**"])[0].metadata_list]
+def _copied(output: str, table: str, folder: Path) -> str:
+    """A table's files copied out of the store; returns DuckDB's scan of the copy."""
+    files = [m.path for m in FileSystems.match([f"{output}/{table}/**"])[0].metadata_list]
     for path in files:
         local = folder / path[len(output) + 1 :]
         local.parent.mkdir(parents=True, exist_ok=True)
         with FileSystems.open(path) as remote:
             local.write_bytes(remote.read())
-    return duckdb.sql(
-        f"select input, date::varchar from read_parquet('{folder}/rejects/**/*.parquet', "
-        "hive_partitioning=true) order by input"
-    ).fetchall()
+    return f"read_parquet('{folder}/{table}/**/*.parquet', hive_partitioning=true)"
+
+
+def _inputs(output: str, folder: Path) -> list[tuple[str, str]]:
+    """The rejects table's (input, date) rows, read with DuckDB."""
+    scan = _copied(output, "rejects", folder)
+    return duckdb.sql(f"select input, date::varchar from {scan} order by input").fetchall()
 
 
 def _staged(output: str) -> list[str]:
@@ -97,3 +101,19 @@ def test_dead_runs_staging_is_removed_from_an_object_store(gcs, tmp_path):
         f"{output}/_staging/dead"
     ]
     assert _staged(output) == [f"{output}/_staging/live/_files/rejects/part.parquet"]
+
+
+def test_a_run_to_an_object_store_prints_the_summary_of_what_it_published(gcs, tmp_path, capsys):
+    output = f"{gcs}/{tmp_path.name}"
+    assert main(["run", "--output", output, "--ingested-at", "2026-11-22T12:00:00Z"]) == 0
+    printed = capsys.readouterr().out
+    (articles,), (claims,) = (
+        duckdb.sql(f"select count(*) from {_copied(output, table, tmp_path)}").fetchall()[0]
+        for table in ("articles", "claims")
+    )
+    assert articles == 5  # the five seed articles
+    assert "articles written         5" in printed
+    assert claims > 0
+    assert f"claims            {claims:>8,}" in printed
+    assert "rejects                  0" in printed
+    assert _staged(output) == []

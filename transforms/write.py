@@ -306,7 +306,7 @@ def publish_tables(
         for partition, path in files:
             _move(path, FileSystems.join(arranged, partition, posixpath.basename(path)))
         live = FileSystems.join(output, table.name)
-        if not files and (mode == "overwrite" or not _files_below(live)):
+        if not files and (mode == "overwrite" or not files_below(live)):
             placeholder = {"date": ingested_at.date().isoformat(), "topic": FALLBACK_TOPIC}
             write_empty_table_file(
                 table,
@@ -317,7 +317,7 @@ def publish_tables(
         if mode == "overwrite":
             _replace_folder(arranged, live, FileSystems.join(staging, "_previous", table.name))
         else:
-            for path in _files_below(arranged):
+            for path in files_below(arranged):
                 _move(path, live + path[len(arranged) :])
     _remove_folder(staging)
 
@@ -329,7 +329,7 @@ def remove_stale_staging(
     or folder is older than ``max_age`` seconds; never ``current`` (this run's). Returns them."""
     root = FileSystems.join(output, STAGING_DIR)
     newest: dict[str, float] = {}
-    if _is_local(root):
+    if is_local(root):
         if not os.path.isdir(root):
             return []
         for name in os.listdir(root):
@@ -355,12 +355,13 @@ def remove_stale_staging(
     return stale
 
 
-def _is_local(path: str) -> bool:
+def is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _files_below(folder: str) -> list[str]:
-    if _is_local(folder):
+def files_below(folder: str) -> list[str]:
+    """Every file under ``folder``, local or on an object store, sorted; none if it is missing."""
+    if is_local(folder):
         return sorted(
             os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
         )
@@ -374,7 +375,7 @@ def _matched_below(folder: str) -> list:
 
 
 def _replace_folder(new: str, live: str, previous: str) -> None:
-    if _is_local(live):
+    if is_local(live):
         # Two renames: readers see the old table or the new one, never a mix of their files.
         os.makedirs(os.path.dirname(previous), exist_ok=True)
         if os.path.exists(live):
@@ -383,12 +384,12 @@ def _replace_folder(new: str, live: str, previous: str) -> None:
         return
     # Object stores have no folder rename: remove the old files, then move the new ones.
     _remove_folder(live)
-    for path in _files_below(new):
+    for path in files_below(new):
         _move(path, live + path[len(new) :])
 
 
 def _move(source: str, destination: str) -> None:
-    if _is_local(destination):
+    if is_local(destination):
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         os.replace(source, destination)
     else:
@@ -396,7 +397,7 @@ def _move(source: str, destination: str) -> None:
 
 
 def _remove_folder(folder: str) -> None:
-    if _is_local(folder):
+    if is_local(folder):
         shutil.rmtree(folder, ignore_errors=True)
-    elif files := _files_below(folder):
+    elif files := files_below(folder):
         FileSystems.delete(files)
