@@ -365,7 +365,7 @@ def test_a_page_that_breaks_the_extractor_keeps_the_entry_and_says_why(server, m
     def broken(data: bytes) -> dict:
         raise ValueError("extractor bug")
 
-    monkeypatch.setattr("transforms.read.parse_html_page", broken)
+    monkeypatch.setattr("transforms.parsers.parse_html_page", broken)
     feed = rss("Port News", (server.url("/story.html"), "Terminal to open", "A teaser.", ""))
     server.script("/feed.xml", Reply(body=feed))
     server.script("/story.html", Reply(body=PAGE, headers={"Content-Type": "text/html"}))

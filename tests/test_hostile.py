@@ -28,14 +28,8 @@ from pipeline.cli import main
 from schemas import ARTICLES, CLAIMS, REJECTS
 from tests.conftest import FIXTURES, INGESTED_AT, fnapi_pipeline, slow_page
 from transforms.normalize import build_article, normalize_text, word_count
-from transforms.read import (
-    HtmlExtractor,
-    InputError,
-    ReadInputs,
-    parse_file,
-    parse_html_page,
-    parse_opml,
-)
+from transforms.parsers import HtmlExtractor, InputError, parse_file, parse_html_page, parse_opml
+from transforms.read import ReadInputs
 from transforms.write import partition_path, partition_value
 
 HOSTILE = FIXTURES / "hostile"

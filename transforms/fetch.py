@@ -48,7 +48,8 @@ from urllib3.exceptions import (
 from urllib3.util.connection import create_connection
 from urllib3.util.retry import Retry
 
-from transforms.read import FEED_URLS, HtmlExtractor, InputError, parse_file
+from transforms.parsers import HtmlExtractor, InputError, parse_file
+from transforms.read import FEED_URLS
 from transforms.read import STAGE as READ_STAGE
 from transforms.rejects import REJECTED, reject
 from transforms.urls import is_http

@@ -54,7 +54,7 @@ from transforms.dedup import (
     order_key,
 )
 from transforms.fetch import FetcherDoFn, FetchError, FetchPolicy
-from transforms.read import InputError, parse_opml
+from transforms.parsers import InputError, parse_opml
 from transforms.urls import canonical_url, is_http
 from transforms.write import publish_tables
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from transforms.claims import extract_claims, sharded_signatures, source_of
 from transforms.normalize import normalize_text
-from transforms.read import parse_feed
+from transforms.parsers import parse_feed
 
 FLOOR = 300.0
 BATCH = 256  # ClusterClaims batches 32 to 512 claims
