@@ -338,6 +338,23 @@ def test_a_page_over_the_time_limit_is_rejected_and_the_next_is_read():
         extractor.close()
 
 
+def test_an_idle_extraction_child_stops_and_the_next_page_starts_another():
+    extractor = HtmlExtractor(time_limit=10, idle_seconds=1.0)
+    try:
+        assert "four percent" in extractor(GOOD_PAGE)["text"]
+        first_wait = extractor.idle_timer
+        assert "four percent" in extractor(GOOD_PAGE)["text"]
+        first_wait.join()  # cancelled by the second page: the child serves on
+        assert extractor.running
+        extractor.idle_timer.join()
+        assert not extractor.running
+        assert "four percent" in extractor(GOOD_PAGE)["text"]
+        assert extractor.running
+    finally:
+        extractor.close()
+    assert not extractor.running
+
+
 # --- end to end over the whole corpus -------------------------------------------------------------
 
 _TABLE_FILE = {

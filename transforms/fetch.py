@@ -96,7 +96,7 @@ class FetchPolicy:
     allow_private_hosts: bool = False
     allowed_networks: tuple[str, ...] = ()
     fetch_articles: bool = False
-    extract_timeout: float = 0.0  # seconds per web page (read.HtmlExtractor); 0: no limit
+    extract_timeout: float = 0.0  # seconds per web page (parsers.HtmlExtractor); 0: no limit
 
     @property
     def user_agent(self) -> str:

@@ -17,6 +17,7 @@ import posixpath
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection
@@ -59,6 +60,10 @@ _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([\w.:-]+)["
 _MAX_TITLE_CHARS = 200
 # Fewer words than this is navigation or a cookie banner, not an article.
 _MIN_PAGE_WORDS = 5
+# Seconds an extraction child waits for the next page before it is stopped: an idle child holds
+# ~85 MB, and Beam keeps a finished stage's DoFns, extractor and all, for a minute (a streaming
+# run's, for good). The next page starts a new child (~0.5 s).
+EXTRACTOR_IDLE_SECONDS = 5.0
 
 
 class InputError(ValueError):
@@ -249,35 +254,71 @@ class HtmlExtractor:
 
     trafilatura spends minutes on some hostile pages and a thread cannot be stopped, so pages are
     parsed in a process that is killed at the limit; a fresh one serves the next page. The child
-    starts with the first page, so runs without web pages never pay for it. A ``time_limit`` of 0
-    means no limit: pages are then parsed in this process.
+    starts with the first page, so runs without web pages never pay for it, and stops once it has
+    waited ``idle_seconds`` for the next one. A ``time_limit`` of 0 means no limit: pages are then
+    parsed in this process.
     """
 
-    def __init__(self, time_limit: float) -> None:
+    def __init__(self, time_limit: float, idle_seconds: float = EXTRACTOR_IDLE_SECONDS) -> None:
         self._time_limit = time_limit
+        self._idle_seconds = idle_seconds
         self._process: subprocess.Popen | None = None
         self._requests: Connection | None = None
         self._replies: Connection | None = None
+        # The idle timer's thread stops the child: the lock keeps it off a page being parsed.
+        self._lock = threading.Lock()
+        self._pages = 0
+        self.idle_timer: threading.Timer | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None
 
     def __call__(self, data: bytes) -> dict:
         if self._time_limit <= 0:
             return parse_html_page(data)
+        with self._lock:
+            if self.idle_timer is not None:
+                self.idle_timer.cancel()
+            self._pages += 1
+            try:
+                return self._extract(data)
+            finally:
+                if self._process is not None:
+                    self.idle_timer = threading.Timer(
+                        self._idle_seconds, self._stop_if_idle, args=(self._pages,)
+                    )
+                    self.idle_timer.daemon = True
+                    self.idle_timer.start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.idle_timer is not None:
+                self.idle_timer.cancel()
+            self._stop()
+
+    def _extract(self, data: bytes) -> dict:
         if self._process is None:
             self._start()
         self._requests.send_bytes(data)
         if not self._replies.poll(self._time_limit):
-            self.close()
+            self._stop()
             raise InputError("extraction_timeout", f"no result within {self._time_limit:g} s")
         try:
             outcome, value = self._replies.recv()
         except EOFError:  # the child died (out of memory, say): the next page gets a new one
-            self.close()
+            self._stop()
             raise InputError("extraction_failed", "the extracting process died") from None
         if outcome == "rejected":
             raise InputError(*value)
         if outcome == "error":
             raise RuntimeError(value)
         return value
+
+    def _stop_if_idle(self, pages: int) -> None:
+        with self._lock:
+            if self._pages == pages:  # no page came since this timer was set
+                self._stop()
 
     def _start(self) -> None:
         # A fresh interpreter, not multiprocessing: spawn re-runs the caller's __main__ and fork
@@ -298,10 +339,10 @@ class HtmlExtractor:
         try:
             self._replies.recv()
         except EOFError:
-            self.close()
+            self._stop()
             raise RuntimeError("the page extraction process did not start") from None
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         if self._process is not None:
             self._process.kill()
             self._process.wait()
