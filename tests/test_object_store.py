@@ -19,7 +19,13 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.cli import main
 from tests.test_write import rejects_for, run_write
-from transforms.write import STALE_STAGING_SECONDS, remove_stale_staging
+from transforms.write import (
+    PUBLISH_JOURNAL,
+    STALE_STAGING_SECONDS,
+    PublishPlan,
+    finish_interrupted_publishes,
+    remove_stale_staging,
+)
 
 BUCKET = "wirestream-test"
 
@@ -88,6 +94,25 @@ def test_overwrite_and_append_publish_on_an_object_store(gcs, tmp_path):
     assert _inputs(output, tmp_path / "2") == [("new", "2026-11-22")]
     run_write(output, rejects_for(["more"]), "append", "run3")
     assert _inputs(output, tmp_path / "3") == [("more", "2026-11-22"), ("new", "2026-11-22")]
+    assert _staged(output) == []
+
+
+def test_an_overwrite_cut_short_on_an_object_store_is_finished_by_the_next_run(gcs, tmp_path):
+    output, elsewhere = f"{gcs}/{tmp_path.name}", f"{gcs}/{tmp_path.name}-new"
+    run_write(output, rejects_for(["old"]), "overwrite", "run1")
+    run_write(elsewhere, rejects_for(["new"]), "overwrite", "run2")
+    # run2's publish to OUTPUT, cut short after its one file went live (a rename on an object
+    # store is a copy, then a delete) and before the old file was removed: both are live.
+    (new_file,) = [m.path for m in FileSystems.match([f"{elsewhere}/rejects/**"])[0].metadata_list]
+    live = f"{output}/rejects{new_file[len(elsewhere) + len('/rejects') :]}"
+    FileSystems.copy([new_file], [live])
+    with FileSystems.create(f"{output}/_staging/run2/{PUBLISH_JOURNAL}") as journal:
+        journal.write(PublishPlan("overwrite", ("rejects",), "run2").to_json())
+    assert len(_inputs(output, tmp_path / "half")) == 2
+
+    assert finish_interrupted_publishes(output) == [f"{output}/_staging/run2"]
+    # The old file is gone and run2's stays (removing the whole table first would lose it).
+    assert _inputs(output, tmp_path / "done") == [("new", "2026-11-22")]
     assert _staged(output) == []
 
 

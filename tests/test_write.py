@@ -1,4 +1,5 @@
 import dataclasses
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -12,16 +13,20 @@ from schemas import REJECTS, Table
 from tests.conftest import INGESTED_AT, fnapi_pipeline
 from transforms.rejects import reject
 from transforms.write import (
+    PUBLISH_JOURNAL,
     STALE_STAGING_SECONDS,
     PublishOutput,
+    PublishPlan,
     WriteTable,
     batches_to_table,
     file_bucket,
+    finish_interrupted_publishes,
     partition_path,
     partition_value,
     remove_stale_staging,
     rows_to_batch,
     staging_root,
+    write_empty_table_file,
 )
 
 
@@ -112,6 +117,23 @@ def test_publishing_removes_the_staging_of_dead_runs_only(tmp_path):
     later = time.time() + 2 * STALE_STAGING_SECONDS
     assert remove_stale_staging(str(tmp_path), str(recent), now=later) == []
     assert remove_stale_staging(str(tmp_path), "elsewhere", now=later) == [str(recent)]
+
+
+def test_a_publish_still_going_is_left_to_its_run_and_a_dead_one_is_finished(tmp_path):
+    output = tmp_path / "output"
+    staging = output / "_staging" / "run9"
+    arranged = staging / "rejects" / "date=2026-11-22" / "part-run9-date=2026-11-22.parquet"
+    write_empty_table_file(REJECTS, str(arranged))
+    journal = staging / PUBLISH_JOURNAL
+    journal.write_bytes(PublishPlan("append", ("rejects",), "run9").to_json())
+    with journal.open("rb") as live_publish:
+        fcntl.flock(live_publish, fcntl.LOCK_EX)  # as the publishing run holds it
+        assert finish_interrupted_publishes(str(output)) == []
+        assert arranged.exists()
+    # The lock is gone with its holder: the publish is dead, and finished.
+    assert finish_interrupted_publishes(str(output)) == [str(staging)]
+    assert pq.read_table(output / arranged.relative_to(staging)).num_rows == 0
+    assert not staging.exists()
 
 
 def test_overwrite_replaces_the_previous_run(tmp_path):

@@ -6,11 +6,15 @@ their partition's writer in compressed Arrow batches, and each file is sorted by
 keys, so the same rows make the same file whatever the runner or worker count. When every table
 is written, ``PublishOutput`` moves the staged tables into place: in overwrite mode each table
 folder is swapped for the new one, in append mode the new files join the live partitions. A run
-that dies before that leaves the previous tables untouched.
+that dies before that leaves the previous tables untouched; one that dies part-way through it
+leaves a journal that the next run on OUTPUT follows to the end before it reads anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import os
 import posixpath
 import re
@@ -19,11 +23,14 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import IntervalWindow
@@ -33,6 +40,8 @@ from schemas import FALLBACK_TOPIC, Table
 from transforms.packing import compress, decompress
 
 STAGING_DIR = "_staging"
+# In a staging folder whose tables are arranged and going live: what is left to do (PublishPlan).
+PUBLISH_JOURNAL = "_publish.json"
 # A staging folder nothing has touched for this long belongs to a run that died (killed, out of
 # memory): the next run that publishes removes it. No batch run lasts a day, and a streaming
 # run's files wait in its folder for minutes at most (from their window's end to its publishing).
@@ -43,8 +52,9 @@ _PENDING_ROWS = 5_000
 _UNSAFE_PARTITION_CHARS = re.compile(r"[^a-z0-9-]+")
 # Kill points for the tests of atomic output (tests/test_atomic.py): with HOLD_ENV set to "writing"
 # or "written", a writer holds still for _HOLD_SECONDS once its file is half-written (under
-# _writing) or written (under _files), so a test kills the run there every time instead of racing
-# a file that lives for milliseconds.
+# _writing) or written (under _files); with "swapping", the publish holds between a local table's
+# two renames (the table is gone for that moment), with "published", after each table it made
+# live. A test then kills the run there every time instead of racing a moment of milliseconds.
 HOLD_ENV = "WIRESTREAM_HOLD_AT"
 _HOLD_SECONDS = 120.0
 
@@ -284,6 +294,23 @@ class _PublishFn(beam.DoFn):
         yield len(staged_files)
 
 
+@dataclass(frozen=True)
+class PublishPlan:
+    """What a publish does once its tables are arranged under its staging folder: the journal."""
+
+    mode: str
+    tables: tuple[str, ...]
+    file_tag: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> PublishPlan:
+        fields = json.loads(data)
+        return cls(fields["mode"], tuple(fields["tables"]), fields["file_tag"])
+
+
 def publish_tables(
     tables: Sequence[Table],
     staged_files: Iterable[tuple[str, str, str]],
@@ -295,8 +322,15 @@ def publish_tables(
 ) -> None:
     """Put staged files into partition folders, move the tables into OUTPUT, drop the staging.
 
-    ``staged_files`` holds (table name, partition path, staged file) triples.
+    ``staged_files`` holds (table name, partition path, staged file) triples. Once the tables are
+    arranged, a journal in ``staging`` says what is left to do, so that a publish cut short (the
+    run killed, the bundle retried) is carried to its end by whoever finds the journal next: the
+    retried bundle, or the next run on OUTPUT (``finish_interrupted_publishes``).
     """
+    journal = FileSystems.join(staging, PUBLISH_JOURNAL)
+    if FileSystems.exists(journal):  # a retried bundle: arranged already, part-way through
+        _finish_publish(journal, output)
+        return
     by_table: dict[str, list[tuple[str, str]]] = {table.name: [] for table in tables}
     for table_name, partition, path in staged_files:
         by_table[table_name].append((partition, path))
@@ -314,12 +348,94 @@ def publish_tables(
                     arranged, partition_path(table, placeholder), f"part-{file_tag}-empty.parquet"
                 ),
             )
-        if mode == "overwrite":
-            _replace_folder(arranged, live, FileSystems.join(staging, "_previous", table.name))
+    plan = PublishPlan(mode, tuple(table.name for table in tables), file_tag)
+    with _journal_written(journal, plan):
+        _carry_out(plan, staging, output)
+
+
+def finish_interrupted_publishes(output: str) -> list[str]:
+    """Carry to their end the publishes that runs on OUTPUT left part-way through (killed after
+    some files or tables went live): run before reading OUTPUT, so that an append run's dedup
+    sees the whole of the earlier run. Returns their staging folders.
+
+    On a local disk a publish still going holds a lock on its journal and is left to its run.
+    Object stores have no locks; there, finishing a publish that is still going is harmless (both
+    make the same moves, and a move already made is skipped), but wirestream assumes one run at a
+    time per OUTPUT, as append runs need anyway to see each other's rows."""
+    root = FileSystems.join(output, STAGING_DIR)
+    journals = [path for path in files_below(root) if posixpath.basename(path) == PUBLISH_JOURNAL]
+    # Deepest first: a streaming run's window folders sit inside its run folder.
+    journals.sort(key=lambda path: (-path.count("/"), path))
+    return [posixpath.dirname(journal) for journal in journals if _finish_publish(journal, output)]
+
+
+def _finish_publish(journal: str, output: str) -> bool:
+    with _journal_taken(journal) as plan:
+        if plan is None:
+            return False
+        _carry_out(plan, posixpath.dirname(journal), output)
+        return True
+
+
+def _carry_out(plan: PublishPlan, staging: str, output: str) -> None:
+    """The publish proper, every step of it safe to repeat after a crash at any point."""
+    for name in plan.tables:
+        arranged = FileSystems.join(staging, name)
+        live = FileSystems.join(output, name)
+        if plan.mode == "overwrite":
+            previous = FileSystems.join(staging, "_previous", name)
+            _replace_folder(arranged, live, previous, f"part-{plan.file_tag}")
         else:
             for path in files_below(arranged):
                 _move(path, live + path[len(arranged) :])
+        _hold_at("published")
     _remove_folder(staging)
+
+
+@contextmanager
+def _journal_written(journal: str, plan: PublishPlan) -> Iterator[None]:
+    """Write the journal and hold it (on a local disk, a lock that dies with the process)."""
+    if not is_local(journal):
+        with FileSystems.create(journal) as sink:
+            sink.write(plan.to_json())
+        yield
+        return
+    writing = f"{journal}.writing"
+    os.makedirs(os.path.dirname(journal), exist_ok=True)  # an append run may have no file
+    with open(writing, "wb") as sink:
+        fcntl.flock(sink, fcntl.LOCK_EX)
+        sink.write(plan.to_json())
+        sink.flush()
+        os.fsync(sink.fileno())
+        os.replace(writing, journal)  # the lock is the file's: it moves with it
+        yield
+
+
+@contextmanager
+def _journal_taken(journal: str) -> Iterator[PublishPlan | None]:
+    """The plan of a journal nobody holds, held while it is carried out; None when a live
+    publish holds it or has just finished (the journal is gone)."""
+    if not is_local(journal):
+        if not FileSystems.exists(journal):
+            yield None
+            return
+        with FileSystems.open(journal, compression_type=CompressionTypes.UNCOMPRESSED) as source:
+            data = source.read()
+        yield PublishPlan.from_json(data)
+        return
+    try:
+        descriptor = os.open(journal, os.O_RDONLY)
+    except FileNotFoundError:
+        yield None
+        return
+    with os.fdopen(descriptor, "rb") as source:
+        try:
+            fcntl.flock(source, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        # Finished between our open and our lock: its folder, journal included, is gone.
+        yield PublishPlan.from_json(source.read()) if os.path.exists(journal) else None
 
 
 def remove_stale_staging(
@@ -374,26 +490,38 @@ def _matched_below(folder: str) -> list:
     return FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
 
 
-def _replace_folder(new: str, live: str, previous: str) -> None:
+def _replace_folder(new: str, live: str, previous: str, ours: str) -> None:
+    """Swap a table folder for the arranged one; ``ours``: the name prefix of this run's files.
+    Safe to repeat: a publish carried on after a crash finds some of it done."""
     if is_local(live):
+        if not os.path.exists(new):  # swapped already
+            return
         # Two renames: readers see the old table or the new one, never a mix of their files.
         os.makedirs(os.path.dirname(previous), exist_ok=True)
         if os.path.exists(live):
             os.replace(live, previous)
+            _hold_at("swapping")
         os.replace(new, live)
         return
-    # Object stores have no folder rename: remove the old files, then move the new ones.
-    _remove_folder(live)
+    # Object stores have no folder rename: remove the old files (not this run's, which may be in
+    # place already), then move the new ones.
+    if old := [path for path in files_below(live) if not posixpath.basename(path).startswith(ours)]:
+        FileSystems.delete(old)
     for path in files_below(new):
         _move(path, live + path[len(new) :])
 
 
 def _move(source: str, destination: str) -> None:
-    if is_local(destination):
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        os.replace(source, destination)
-    else:
-        FileSystems.rename([source], [destination])
+    try:
+        if is_local(destination):
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            os.replace(source, destination)
+        else:
+            FileSystems.rename([source], [destination])
+    except (OSError, BeamIOError):
+        # Moved already, by the publish this one carries on (after a crash or a retry).
+        if FileSystems.exists(source) or not FileSystems.exists(destination):
+            raise
 
 
 def _remove_folder(folder: str) -> None:
