@@ -19,7 +19,10 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     TestOptions,
 )
+from apache_beam.portability.api import beam_provision_api_pb2
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo
+from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from pipeline.graph import RunPlan, build_pipeline
 from pipeline.local_memory import limit_local_memory
@@ -83,7 +86,14 @@ def make_runner(options: PipelineOptions):
     """The DirectRunner first tries to download Prism: run the FnApiRunner explicitly instead."""
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "FnApiRunner"):
-        return FnApiRunner()
+        # The options the user set, for the workers of --direct_running_mode=multi_processing,
+        # which otherwise start with none: their filesystems need them (S3 endpoint and keys).
+        chosen = options.get_all_options(drop_default=True, retain_unknown_options=True)
+        provision = beam_provision_api_pb2.ProvisionInfo(
+            retrieval_token="unused-retrieval-token",
+            pipeline_options=JobServiceHandle.encode_pipeline_options(chosen),
+        )
+        return FnApiRunner(provision_info=ExtendedProvisionInfo(provision))
     prism = options.view_as(PrismRunnerOptions)
     if str(runner).endswith("PrismRunner") and not prism.prism_location:
         raise UsageError(
@@ -131,6 +141,9 @@ def prepare(flags: Sequence[str], progress: str | None = None) -> tuple[beam.Pip
     if unknown:
         raise UsageError(f"unknown option(s): {' '.join(unknown)}")
     options = PipelineOptions(list(flags))
+    # Inputs and OUTPUT are checked before the pipeline exists, which is what hands the options
+    # to Beam's filesystems otherwise: S3 cannot even list without them (--s3_endpoint_url, keys).
+    FileSystems.set_options(options)
     if not options.view_as(WirestreamOptions).inputs and not SEEDS.is_dir():
         raise UsageError("no --input given and there is no seeds/ folder beside the package")
     plan = RunPlan.from_options(options, default_inputs=[str(SEEDS)])
