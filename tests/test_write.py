@@ -20,9 +20,11 @@ from transforms.write import (
     WriteTable,
     batches_to_table,
     file_bucket,
+    files_below,
     finish_interrupted_publishes,
     partition_path,
     partition_value,
+    publish_tables,
     remove_stale_staging,
     rows_to_batch,
     staging_root,
@@ -134,6 +136,24 @@ def test_a_publish_still_going_is_left_to_its_run_and_a_dead_one_is_finished(tmp
     assert finish_interrupted_publishes(str(output)) == [str(staging)]
     assert pq.read_table(output / arranged.relative_to(staging)).num_rows == 0
     assert not staging.exists()
+
+
+def test_a_retried_publish_finishes_what_its_first_attempt_started(tmp_path):
+    output = tmp_path / "output"
+    run_write(output, rejects_for(["new"]), "overwrite", "run9")
+    (live,) = files_below(str(output / "rejects"))
+    # As a first attempt leaves it when it dies after the swap, before removing its staging
+    # (Beam then retries the bundle): the staged file is long moved, the journal is still there.
+    staging = staging_root(str(output), "run9")
+    os.makedirs(staging)
+    plan = PublishPlan("overwrite", ("rejects",), "run9")
+    Path(staging, PUBLISH_JOURNAL).write_bytes(plan.to_json())
+    staged = ("rejects", "date=2026-11-22", f"{staging}/_files/rejects/{os.path.basename(live)}")
+
+    publish_tables((REJECTS,), [staged], str(output), staging, "overwrite", INGESTED_AT, "run9")
+    assert files_below(str(output / "rejects")) == [live]
+    assert read_inputs(output) == [("new", "2026-11-22")]
+    assert not os.path.exists(staging)
 
 
 def test_overwrite_replaces_the_previous_run(tmp_path):
