@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def own_option_names() -> set[str]:
+    """The names under which wirestream's own options are stored."""
+    parser = argparse.ArgumentParser()
+    for options_class in _OUR_OPTIONS:
+        options_class._add_argparse_args(parser)
+    return set(vars(parser.parse_args([])))
+
+
 def unknown_beam_flags(flags: Sequence[str]) -> list[str]:
     """Flags that neither wirestream nor any Beam options class knows (typos, mostly)."""
     known = set(PipelineOptions([]).get_all_options(drop_default=False))
@@ -86,9 +94,15 @@ def make_runner(options: PipelineOptions):
     """The DirectRunner first tries to download Prism: run the FnApiRunner explicitly instead."""
     runner = options.view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "FnApiRunner"):
-        # The options the user set, for the workers of --direct_running_mode=multi_processing,
+        # The Beam options the user set, for the workers of --direct_running_mode=multi_processing,
         # which otherwise start with none: their filesystems need them (S3 endpoint and keys).
-        chosen = options.get_all_options(drop_default=True, retain_unknown_options=True)
+        # wirestream's own reach the workers in the graph; Beam's workers know no such options.
+        own = own_option_names()
+        chosen = {
+            name: value
+            for name, value in options.get_all_options(drop_default=True).items()
+            if name not in own
+        }
         provision = beam_provision_api_pb2.ProvisionInfo(
             retrieval_token="unused-retrieval-token",
             pipeline_options=JobServiceHandle.encode_pipeline_options(chosen),

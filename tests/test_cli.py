@@ -73,6 +73,18 @@ def test_rerun_gives_the_same_rows(seeds_output, tmp_path):
         assert rows(again, name, names) == rows(seeds_output, name, names)
 
 
+def test_worker_processes_get_beams_options_and_give_the_same_rows(seeds_output, tmp_path, caplog):
+    again = tmp_path / "again"
+    workers = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert run_cli("--output", str(again), *PINNED, *workers) == 0
+    for name, names in (("articles", ARTICLES.columns), ("claims", CLAIMS.columns)):
+        assert rows(again, name, names) == rows(seeds_output, name, names)
+    # The workers' log lines reach the launcher's log; they know Beam's options only, and were
+    # given only those (they said "Discarding unparseable args" for each of wirestream's).
+    assert "semi_persistent_directory" in caplog.text  # a line every worker logs at start
+    assert "Discarding unparseable args" not in caplog.text
+
+
 def test_bad_inputs_are_rejected_with_reasons_and_nothing_is_lost(tmp_path):
     output = tmp_path / "output"
     inputs = tmp_path / "inputs"
