@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.runners.runner import PipelineResult
 
 from schemas import ARTICLES, CLAIMS, REJECTS, Table
-from transforms.write import files_below, is_local
+from transforms.write import files_below, is_local, written_by
 
 # The stages whose "items" and "rejected" counters count every item that enters the pipeline.
 _INPUT_STAGES = ("read", "fetch")
@@ -107,7 +106,7 @@ def _read(output: str, table: Table, file_tag: str, columns: list[str]) -> pa.Ta
     files = [
         path
         for path in files_below(FileSystems.join(output, table.name))
-        if posixpath.basename(path).startswith(f"part-{file_tag}-")
+        if written_by(path, file_tag)
     ]
     parts = [_read_columns(path, columns) for path in files]
     return pa.concat_tables(parts) if parts else table.schema.empty_table().select(columns)

@@ -211,6 +211,11 @@ def file_bucket(table: Table, row: dict) -> int:
     return zlib.crc32(str(row[table.sort_keys[0]]).encode("utf-8")) % table.file_buckets
 
 
+def written_by(path: str, file_tag: str) -> bool:
+    """Whether a table file is one the run with ``file_tag`` wrote (see ``staged_file_name``)."""
+    return posixpath.basename(path).startswith(f"part-{file_tag}-")
+
+
 def staged_file_name(
     file_tag: str, partition: str, window: object, bucket: int | None = None
 ) -> str:
@@ -384,7 +389,7 @@ def _carry_out(plan: PublishPlan, staging: str, output: str) -> None:
         live = FileSystems.join(output, name)
         if plan.mode == "overwrite":
             previous = FileSystems.join(staging, "_previous", name)
-            _replace_folder(arranged, live, previous, f"part-{plan.file_tag}")
+            _replace_folder(arranged, live, previous, plan.file_tag)
         else:
             for path in files_below(arranged):
                 _move(path, live + path[len(arranged) :])
@@ -490,9 +495,9 @@ def _matched_below(folder: str) -> list:
     return FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
 
 
-def _replace_folder(new: str, live: str, previous: str, ours: str) -> None:
-    """Swap a table folder for the arranged one; ``ours``: the name prefix of this run's files.
-    Safe to repeat: a publish carried on after a crash finds some of it done."""
+def _replace_folder(new: str, live: str, previous: str, file_tag: str) -> None:
+    """Swap a table folder for the arranged one (the files of run ``file_tag``). Safe to repeat:
+    a publish carried on after a crash finds some of it done."""
     if is_local(live):
         if not os.path.exists(new):  # swapped already
             return
@@ -505,7 +510,7 @@ def _replace_folder(new: str, live: str, previous: str, ours: str) -> None:
         return
     # Object stores have no folder rename: remove the old files (not this run's, which may be in
     # place already), then move the new ones.
-    if old := [path for path in files_below(live) if not posixpath.basename(path).startswith(ours)]:
+    if old := [path for path in files_below(live) if not written_by(path, file_tag)]:
         FileSystems.delete(old)
     for path in files_below(new):
         _move(path, live + path[len(new) :])
