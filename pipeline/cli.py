@@ -31,7 +31,7 @@ from pipeline.progress import ProgressReporter
 from pipeline.streaming import build_streaming_pipeline, check_streaming, finish_streaming_output
 from pipeline.summary import summarize
 from transforms.read import input_matches_anything
-from transforms.write import STAGING_DIR, finish_interrupted_publishes
+from transforms.write import STAGING_DIR, DamagedJournal, finish_interrupted_publishes
 
 # The project's seed articles, the default input when running from a checkout.
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -168,7 +168,14 @@ def prepare(flags: Sequence[str], progress: str | None = None) -> tuple[beam.Pip
     check_inputs(plan, streaming, local_runner=isinstance(runner, FnApiRunner))
     if not options.view_as(TestOptions).dry_run:  # a dry run writes nothing
         check_output_writable(plan)
-        for staging in finish_interrupted_publishes(plan.output):
+        try:
+            finished = finish_interrupted_publishes(plan.output)
+        except DamagedJournal as error:
+            raise OutputError(
+                f"a publish was left half done and {error}: compare its staging folder with "
+                "the tables under OUTPUT, keep what belongs, then remove that folder"
+            ) from error
+        for staging in finished:
             print(f"wirestream: finished the publish left half done in {staging}", file=sys.stderr)
     pipeline = beam.Pipeline(runner=runner, options=options)
     interval = progress_interval(options, runner)

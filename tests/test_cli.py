@@ -149,6 +149,20 @@ def test_unwritable_output_fails_the_run(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
+def test_a_damaged_publish_journal_fails_the_run_with_what_to_do(seeds_output, tmp_path, capsys):
+    output = tmp_path / "output"
+    shutil.copytree(seeds_output, output)
+    journal = output / "_staging" / "20261122T120000-dead" / "_publish.json"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b'{"mode": "overw')  # cut short: written from outside, not by a run
+    before = sorted(str(path.relative_to(output)) for path in output.rglob("*"))
+
+    assert run_cli("--output", str(output), *PINNED) == 1
+    err = capsys.readouterr().err
+    assert f"{journal} cannot be read" in err and "Traceback" not in err
+    assert sorted(str(path.relative_to(output)) for path in output.rglob("*")) == before
+
+
 def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["run", "--help"])

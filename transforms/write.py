@@ -316,6 +316,18 @@ class PublishPlan:
         return cls(fields["mode"], tuple(fields["tables"]), fields["file_tag"])
 
 
+class DamagedJournal(ValueError):
+    """A publish journal that cannot be read: only damage from outside makes one (it is written
+    whole, by a rename or a single object write), and only a person can tell what to keep."""
+
+
+def _plan_in(journal: str, data: bytes) -> PublishPlan:
+    try:
+        return PublishPlan.from_json(data)
+    except (ValueError, KeyError, TypeError) as error:
+        raise DamagedJournal(f"{journal} cannot be read ({error!r})") from error
+
+
 def publish_tables(
     tables: Sequence[Table],
     staged_files: Iterable[tuple[str, str, str]],
@@ -426,7 +438,7 @@ def _journal_taken(journal: str) -> Iterator[PublishPlan | None]:
             return
         with FileSystems.open(journal, compression_type=CompressionTypes.UNCOMPRESSED) as source:
             data = source.read()
-        yield PublishPlan.from_json(data)
+        yield _plan_in(journal, data)
         return
     try:
         descriptor = os.open(journal, os.O_RDONLY)
@@ -440,7 +452,7 @@ def _journal_taken(journal: str) -> Iterator[PublishPlan | None]:
             yield None
             return
         # Finished between our open and our lock: its folder, journal included, is gone.
-        yield PublishPlan.from_json(source.read()) if os.path.exists(journal) else None
+        yield _plan_in(journal, source.read()) if os.path.exists(journal) else None
 
 
 def remove_stale_staging(
