@@ -11,8 +11,9 @@
 * ``held_out_2``: the held-out set fixed before the model existed (rounds 2 and 3).
 * ``held_out_3``: round 5's quarter, fixed before any model was trained on the rest of round 5.
 * ``held_out``: the two together, the quarter of the set nobody tunes on; judged as one, since
-  round 5's quarter alone has one to six articles in most topics. Held-out errors are never
-  listed (``--errors`` refuses them), and each set's fingerprint is checked so an edit shows.
+  round 5's quarter alone has at most eight articles in every topic but economy. Held-out
+  errors are never listed (``--errors`` refuses them), and each set's fingerprint is checked so
+  an edit shows.
 
 Exits non-zero when ``tune`` or ``held_out`` misses a floor (accuracy >= 0.90, every topic's
 recall >= 0.75).
