@@ -22,14 +22,15 @@ _UTC_MICROS = pa.timestamp("us", tz="UTC")
 @dataclass(frozen=True)
 class Table:
     """An output table: its folder name under OUTPUT, its Parquet schema, its partition keys, the
-    columns its files are sorted by (so that the same rows make the same file) and how many files
-    a run writes per partition (rows spread over them by their first sort key)."""
+    columns its files are sorted by (so that the same rows make the same file), and whether each
+    bundle of rows writes its own files instead (``files_per_bundle``: no runner then gathers the
+    rows on their way to a writer, and the files are neither one per partition nor sorted)."""
 
     name: str
     schema: pa.Schema
     partition_keys: tuple[str, ...]
     sort_keys: tuple[str, ...] = ()
-    file_buckets: int = 1
+    files_per_bundle: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -164,9 +165,10 @@ DEDUP_INDEX = Table(
     ),
     partition_keys=(),
     sort_keys=("article_id",),
-    # One partition holding every text and signature: several files, written by several workers,
-    # none of which holds the whole index.
-    file_buckets=8,
+    # Every text and both signatures of every article: gathering them for one writer per file
+    # made the runner hold them all (the largest memory peak of a local run); only dedup reads
+    # them, as a whole.
+    files_per_bundle=True,
 )
 
 # The fixed topic taxonomy (IPTC Media Topics, top level), plus the fallback.

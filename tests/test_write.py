@@ -1,6 +1,7 @@
 import dataclasses
 import fcntl
 import os
+import re
 import time
 from pathlib import Path
 
@@ -8,8 +9,9 @@ import apache_beam as beam
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.portability import common_urns
 
-from schemas import REJECTS, Table
+from schemas import DEDUP_INDEX, REJECTS, Table
 from tests.conftest import INGESTED_AT, fnapi_pipeline
 from transforms.rejects import reject
 from transforms.write import (
@@ -19,7 +21,6 @@ from transforms.write import (
     PublishPlan,
     WriteTable,
     batches_to_table,
-    file_bucket,
     files_below,
     finish_interrupted_publishes,
     partition_path,
@@ -198,17 +199,40 @@ def test_rows_beyond_the_pending_budget_still_make_one_file_per_partition(tmp_pa
     assert len(read_inputs(tmp_path)) == 200
 
 
-def test_a_bucketed_table_spreads_each_partition_over_its_files_by_sort_key(tmp_path):
-    table = dataclasses.replace(REJECTS, file_buckets=3)
+def test_a_table_written_per_bundle_keeps_every_row_in_row_groups_as_they_come(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr("transforms.write._PENDING_ROWS", 10)
+    table = dataclasses.replace(REJECTS, files_per_bundle=True)
     rows = rejects_for([f"input-{n:03d}" for n in range(60)])
     run_write(tmp_path, rows, "overwrite", "run1", table)
     files = sorted((tmp_path / "rejects" / "date=2026-11-22").glob("*.parquet"))
-    assert [f.name for f in files] == [f"part-run1-date=2026-11-22-b{b}.parquet" for b in range(3)]
-    for bucket, path in enumerate(files):
-        inputs = pq.read_table(path).column("input").to_pylist()
-        assert inputs == sorted(inputs) and inputs  # every file sorted, none empty
-        assert {file_bucket(table, {"input": i}) for i in inputs} == {bucket}
-    assert len(read_inputs(tmp_path)) == 60
+    assert files and all(
+        re.fullmatch(r"part-run1-date=2026-11-22-[0-9a-f]{16}\.parquet", f.name) for f in files
+    )
+    assert [name for name, _ in read_inputs(tmp_path)] == [f"input-{n:03d}" for n in range(60)]
+    # Written as the rows came: row groups of at most the pending budget, not one sorted table.
+    groups = [pq.ParquetFile(f).metadata.row_group(g).num_rows for f in files
+              for g in range(pq.ParquetFile(f).num_row_groups)]  # fmt: skip
+    assert sum(groups) == 60 and max(groups) <= 10
+
+
+def test_the_signature_index_reaches_its_files_without_a_grouping():
+    # A grouping would make the runner hold every text and signature of the run at once.
+    pipeline = beam.Pipeline()
+    _ = pipeline | beam.Create([]) | "Index" >> WriteTable(DEDUP_INDEX, "/staging", "run1")
+    transforms = pipeline.to_runner_api().components.transforms.values()
+    urns = {t.spec.urn for t in transforms if t.unique_name.startswith("Index/")}
+    assert urns and common_urns.primitives.GROUP_BY_KEY.urn not in urns
+    with pytest.raises(ValueError, match="no updates"):
+        _ = (
+            pipeline
+            | "Late" >> beam.Create([])
+            | "Updates"
+            >> WriteTable(
+                DEDUP_INDEX, "/staging", "run1", updates=pipeline | "None" >> beam.Create([])
+            )
+        )
 
 
 def test_updates_set_late_values_of_the_rows_they_name_as_the_files_are_written(tmp_path):

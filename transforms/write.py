@@ -3,7 +3,9 @@
 Each table is written as one Parquet file per partition (``date=.../topic=...``) into a staging
 folder, ``OUTPUT/_staging/RUN/``, that query engines ignore (leading underscore): rows travel to
 their partition's writer in compressed Arrow batches, and each file is sorted by the table's sort
-keys, so the same rows make the same file whatever the runner or worker count. When every table
+keys, so the same rows make the same file whatever the runner or worker count. A table with
+``files_per_bundle`` (the signature index) is written by each bundle as its rows come instead,
+without gathering them (its rows are the same, its files are not). When every table
 is written, ``PublishOutput`` moves the staged tables into place: in overwrite mode each table
 folder is swapped for the new one, in append mode the new files join the live partitions. A run
 that dies before that leaves the previous tables untouched; one that dies part-way through it
@@ -21,7 +23,7 @@ import re
 import shutil
 import threading
 import time
-import zlib
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,7 +145,7 @@ class _BatchRowsFn(beam.DoFn):
         self._pending_rows = 0
 
     def process(self, row: dict, window=beam.DoFn.WindowParam) -> Iterator[WindowedValue]:
-        key = (window, partition_path(self._table, row), file_bucket(self._table, row))
+        key = (window, partition_path(self._table, row))
         self._pending.setdefault(key, []).append(row)
         self._pending_rows += 1
         if self._pending_rows >= _PENDING_ROWS:
@@ -158,11 +160,11 @@ class _BatchRowsFn(beam.DoFn):
             yield self._batch(key)
 
     def _batch(self, key: tuple) -> WindowedValue:
-        window, partition, bucket = key
+        window, partition = key
         rows = self._pending.pop(key)
         self._pending_rows -= len(rows)
         batch = rows_to_batch(self._table, rows)
-        return WindowedValue(((partition, bucket), batch), window.max_timestamp(), [window])
+        return WindowedValue((partition, batch), window.max_timestamp(), [window])
 
 
 class _WritePartitionFn(beam.DoFn):
@@ -178,37 +180,99 @@ class _WritePartitionFn(beam.DoFn):
 
     def process(
         self,
-        file_batches: tuple[tuple[str, int], Iterable[bytes]],
+        partition_batches: tuple[str, Iterable[bytes]],
         window=beam.DoFn.WindowParam,
         updates: Mapping[str, dict] | None = None,
     ):
-        (partition, bucket), batches = file_batches
+        partition, batches = partition_batches
         rows = batches_to_table(self._table, batches)
         if updates:
             rows = apply_updates(self._table, rows, updates)
-        buckets = self._table.file_buckets
-        name = staged_file_name(self._file_tag, partition, window, bucket if buckets > 1 else None)
+        name = staged_file_name(self._file_tag, partition, window)
         writing = FileSystems.join(self._staging, "_writing", self._table.name, name)
-        written = FileSystems.join(self._staging, "_files", self._table.name, name)
         write_parquet(rows, writing)
-        _hold_at("writing")
-        _move(writing, written)
-        _hold_at("written")
+        written = _finish_file(self._staging, self._table, writing)
         self.rows_written.inc(rows.num_rows)
         yield self._table.name, partition, written
+
+
+class _GrowingParquetFile:
+    """A Parquet file written a row group at a time as rows arrive (opened at the first row)."""
+
+    def __init__(self, table: Table, path: str):
+        self.path = path
+        self.rows = 0
+        self._schema = table.schema
+        self._pending: list[dict] = []
+        self._handle = FileSystems.create(path)
+        self._writer = pq.ParquetWriter(self._handle, table.schema, compression="zstd")
+
+    def add(self, row: dict) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= _PENDING_ROWS:
+            self._write_pending()
+
+    def close(self) -> None:
+        self._write_pending()
+        self._writer.close()
+        self._handle.close()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self._schema))
+            self.rows += len(self._pending)
+            self._pending = []
+
+
+class _WriteBundleFilesFn(beam.DoFn):
+    """Rows -> Parquet files that the bundle writes itself, one per window and partition, for
+    tables with ``files_per_bundle``: nothing is grouped, so no runner holds the rows on their way
+    to a writer. Files are named by a random id of the bundle: a retried bundle writes new ones,
+    and only the files of the attempt that succeeded reach the publish step (the others are
+    removed with the staging folder)."""
+
+    def __init__(self, table: Table, staging: str, file_tag: str):
+        self._table = table
+        self._staging = staging
+        self._file_tag = file_tag
+        self.rows_written = Metrics.counter("write", f"{table.name}_rows")
+
+    def start_bundle(self) -> None:
+        self._bundle_id = uuid.uuid4().hex[:16]
+        self._files: dict[tuple, _GrowingParquetFile] = {}
+
+    def process(self, row: dict, window=beam.DoFn.WindowParam) -> None:
+        key = (window, partition_path(self._table, row))
+        file = self._files.get(key)
+        if file is None:
+            name = staged_file_name(self._file_tag, key[1], window, self._bundle_id)
+            path = FileSystems.join(self._staging, "_writing", self._table.name, name)
+            file = self._files[key] = _GrowingParquetFile(self._table, path)
+        file.add(row)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        files, self._files = self._files, {}
+        for (window, partition), file in files.items():
+            file.close()
+            written = _finish_file(self._staging, self._table, file.path)
+            self.rows_written.inc(file.rows)
+            yield WindowedValue(
+                (self._table.name, partition, written), window.max_timestamp(), [window]
+            )
+
+
+def _finish_file(staging: str, table: Table, writing: str) -> str:
+    """A file written under ``_writing`` moved into ``_files``, which holds finished files only."""
+    _hold_at("writing")
+    written = FileSystems.join(staging, "_files", table.name, posixpath.basename(writing))
+    _move(writing, written)
+    _hold_at("written")
+    return written
 
 
 def _hold_at(point: str) -> None:
     if os.environ.get(HOLD_ENV) == point:
         threading.Event().wait(_HOLD_SECONDS)
-
-
-def file_bucket(table: Table, row: dict) -> int:
-    """Which of the table's files per partition a row goes to: a stable hash (never ``hash()``,
-    salted per process) of its first sort key."""
-    if table.file_buckets == 1:
-        return 0
-    return zlib.crc32(str(row[table.sort_keys[0]]).encode("utf-8")) % table.file_buckets
 
 
 def written_by(path: str, file_tag: str) -> bool:
@@ -217,10 +281,11 @@ def written_by(path: str, file_tag: str) -> bool:
 
 
 def staged_file_name(
-    file_tag: str, partition: str, window: object, bucket: int | None = None
+    file_tag: str, partition: str, window: object, bundle_id: str | None = None
 ) -> str:
-    """``part-RUN[-WINDOWSTART][-PARTITION][-bBUCKET].parquet``: the partition is part of the name
-    because staged files share one flat folder until they are published."""
+    """``part-RUN[-WINDOWSTART][-PARTITION][-BUNDLE].parquet``: the partition is part of the name
+    because staged files share one flat folder until they are published; a table with
+    ``files_per_bundle`` adds the writing bundle's id."""
     parts = [f"part-{file_tag}"]
     # A streaming run writes the same partitions window after window: the window's start keeps
     # their names apart (batch rows are in the global window, which has no start).
@@ -228,14 +293,15 @@ def staged_file_name(
         parts.append(f"{window.start.to_utc_datetime():%Y%m%dT%H%M%S}")
     if partition:
         parts.append(partition.replace("/", "_"))
-    if bucket is not None:
-        parts.append(f"b{bucket}")
+    if bundle_id is not None:
+        parts.append(bundle_id)
     return "-".join(parts) + ".parquet"
 
 
 class WriteTable(beam.PTransform):
-    """Rows of one table to staged Parquet files, one per partition (and window) per run;
-    returns (table name, partition, file) triples for ``PublishOutput``.
+    """Rows of one table to staged Parquet files, one per partition (and window) per run, or per
+    bundle for a table with ``files_per_bundle``; returns (table name, partition, file) triples
+    for ``PublishOutput``.
 
     ``updates``: an optional PCollection of (row id, {column: value}) for values decided after
     the rows were made (see ``apply_updates``), set as the files are written. The rows then
@@ -251,6 +317,12 @@ class WriteTable(beam.PTransform):
         self._updates = updates
 
     def expand(self, rows):
+        if self._table.files_per_bundle:
+            if self._updates is not None:
+                raise ValueError(f"{self._table.name}: files written per bundle take no updates")
+            return rows | "WriteBundleFiles" >> beam.ParDo(
+                _WriteBundleFilesFn(self._table, self._staging, self._file_tag)
+            )
         side = {} if self._updates is None else {"updates": beam.pvalue.AsDict(self._updates)}
         return (
             rows
