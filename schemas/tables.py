@@ -164,7 +164,6 @@ DEDUP_INDEX = Table(
         },
     ),
     partition_keys=(),
-    sort_keys=("article_id",),
     # Every text and both signatures of every article: gathering them for one writer per file
     # made the runner hold them all (the largest memory peak of a local run); only dedup reads
     # them, as a whole.
