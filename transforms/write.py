@@ -242,12 +242,12 @@ class _WriteBundleFilesFn(beam.DoFn):
         self._files: dict[tuple, _GrowingParquetFile] = {}
 
     def process(self, row: dict, window=beam.DoFn.WindowParam) -> None:
-        key = (window, partition_path(self._table, row))
-        file = self._files.get(key)
+        partition = partition_path(self._table, row)
+        file = self._files.get((window, partition))
         if file is None:
-            name = staged_file_name(self._file_tag, key[1], window, self._bundle_id)
+            name = staged_file_name(self._file_tag, partition, window, self._bundle_id)
             path = FileSystems.join(self._staging, "_writing", self._table.name, name)
-            file = self._files[key] = _GrowingParquetFile(self._table, path)
+            file = self._files[(window, partition)] = _GrowingParquetFile(self._table, path)
         file.add(row)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
