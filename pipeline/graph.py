@@ -113,7 +113,8 @@ def build_pipeline(
         | "AllUrls" >> beam.Flatten()
         | "Fetch" >> FetchInputs(plan.fetch, plan.ingested_at)
     )
-    items = (read["items"], fetched["items"]) | "AllItems" >> beam.Flatten()
+    # Each source hands on its parts, flattened here once: every Flatten copies what crosses it.
+    items = (*read["items"], *fetched["items"]) | "AllItems" >> beam.Flatten()
     normalized = items | "Normalize" >> Normalize(plan.ingested_at)
     fresh, index = normalized["articles"], None
     if plan.mode == "append":
@@ -127,14 +128,15 @@ def build_pipeline(
     )
     index_rows = articles | "DedupIndexRows" >> IndexRows(plan.dedup)
     claims = articles | "ExtractClaims" >> ExtractClaims()
-    every_reject = (read["rejects"], fetched["rejects"], normalized["rejects"])
+    input_rejects = (*read["rejects"], *fetched["rejects"])
+    every_reject = (*input_rejects, normalized["rejects"])
     rejects = every_reject | "AllRejects" >> beam.Flatten()
     if progress:
         progress_counts.count_progress(
             *progress,
             {
                 progress_counts.ITEMS: [items],
-                progress_counts.INPUT_REJECTS: [read["rejects"], fetched["rejects"]],
+                progress_counts.INPUT_REJECTS: list(input_rejects),
                 progress_counts.ARTICLES: [articles],
                 progress_counts.REJECTS: [rejects],
             },

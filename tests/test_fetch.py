@@ -280,7 +280,8 @@ def test_fetch_inputs_reads_feeds_opml_lists_and_rejects_failures(server):
             | FetchInputs(FetchPolicy(**{**LOCAL.__dict__}), INGESTED_AT)
         )
         assert_that(
-            read["items"] | "Titles" >> beam.Map(lambda i: (i["input"], i["title"], i["source"])),
+            (read["items"] | "Items" >> beam.Flatten())
+            | "Titles" >> beam.Map(lambda i: (i["input"], i["title"], i["source"])),
             equal_to(
                 [
                     (server.url("/one.xml"), "Rates rise", "Test Wire"),
@@ -290,7 +291,7 @@ def test_fetch_inputs_reads_feeds_opml_lists_and_rejects_failures(server):
             label="items",
         )
         assert_that(
-            read["rejects"]
+            (read["rejects"] | "Rejects" >> beam.Flatten())
             | "Reasons" >> beam.Map(lambda r: (r["input"], r["stage"], r["reason"])),
             equal_to(
                 [
@@ -316,13 +317,14 @@ def test_fetch_articles_replaces_summaries_by_the_page_text(server):
     with fnapi_pipeline() as pipeline:
         read = pipeline | beam.Create([server.url("/feed.xml")]) | FetchInputs(policy, INGESTED_AT)
         assert_that(
-            read["items"]
+            (read["items"] | "Items" >> beam.Flatten())
             | "Words" >> beam.Map(lambda i: (i["title"], len(i["text"].split()) > 100)),
             equal_to([("Terminal to open", True), ("Missing page", False)]),
             label="items",
         )
         assert_that(
-            read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
+            (read["rejects"] | "Rejects" >> beam.Flatten())
+            | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
             equal_to([(server.url("/missing.html"), "http_error")]),
             label="rejects",
         )
@@ -342,14 +344,15 @@ def test_fetched_pages_get_the_extraction_time_limit(server):
     with fnapi_pipeline() as pipeline:
         read = pipeline | beam.Create(urls) | FetchInputs(policy, INGESTED_AT)
         assert_that(
-            read["items"]
+            (read["items"] | "Items" >> beam.Flatten())
             | "Texts" >> beam.Map(lambda i: (i["input"], "harbour authority" in i["text"])),
             # The entry keeps the feed's teaser; the good page after the slow one is read.
             equal_to([(server.url("/feed.xml"), False), (server.url("/story.html"), True)]),
             label="items",
         )
         assert_that(
-            read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["input"], r["item"], r["reason"])),
+            (read["rejects"] | "Rejects" >> beam.Flatten())
+            | "Reasons" >> beam.Map(lambda r: (r["input"], r["item"], r["reason"])),
             equal_to(
                 [
                     (server.url("/slow.html"), None, "extraction_timeout"),
@@ -374,12 +377,13 @@ def test_a_page_that_breaks_the_extractor_keeps_the_entry_and_says_why(server, m
     with fnapi_pipeline() as pipeline:
         read = pipeline | beam.Create([server.url("/feed.xml")]) | FetchInputs(policy, INGESTED_AT)
         assert_that(
-            read["items"] | "Texts" >> beam.Map(lambda i: i["text"]),
+            (read["items"] | "Items" >> beam.Flatten()) | "Texts" >> beam.Map(lambda i: i["text"]),
             equal_to(["A teaser."]),
             label="items",
         )
         assert_that(
-            read["rejects"] | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
+            (read["rejects"] | "Rejects" >> beam.Flatten())
+            | "Reasons" >> beam.Map(lambda r: (r["item"], r["reason"])),
             equal_to([(server.url("/story.html"), "parse_error")]),
             label="rejects",
         )

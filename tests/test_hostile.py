@@ -292,8 +292,9 @@ def test_a_50_mb_single_line(tmp_path):
     # Over the default size limit: rejected without being read.
     with fnapi_pipeline() as pipeline:
         read = pipeline | ReadInputs([str(line)], 10 * 1024 * 1024, INGESTED_AT)
-        assert_that(read["rejects"] | beam.Map(lambda row: row["reason"]), equal_to(["too_large"]))
-        assert_that(read["items"], equal_to([]), label="NoItems")
+        rejects = read["rejects"] | "Rejects" >> beam.Flatten()
+        assert_that(rejects | beam.Map(lambda row: row["reason"]), equal_to(["too_large"]))
+        assert_that(read["items"] | "Items" >> beam.Flatten(), equal_to([]), label="NoItems")
     # Under a raised limit the readers take it in one linear pass: one item, every word kept.
     (item,) = items_of(line).values()
     assert word_count(normalize_text(item["text"])) == repeats * 13

@@ -192,7 +192,7 @@ def test_read_inputs_every_file_ends_as_items_or_rejects(tmp_path):
     with fnapi_pipeline() as pipeline:
         read = pipeline | ReadInputs(patterns, max_input_bytes=50_000, ingested_at=INGESTED_AT)
         assert_that(
-            read["items"]
+            (read["items"] | "Items" >> beam.Flatten())
             | "ItemKeys" >> beam.Map(lambda i: (i["input"].rsplit("/", 1)[-1], i["title"])),
             equal_to(
                 [
@@ -208,7 +208,7 @@ def test_read_inputs_every_file_ends_as_items_or_rejects(tmp_path):
             label="items",
         )
         assert_that(
-            read["rejects"]
+            (read["rejects"] | "Rejects" >> beam.Flatten())
             | "RejectKeys" >> beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["reason"])),
             equal_to(
                 [

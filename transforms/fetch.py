@@ -677,7 +677,8 @@ class FetchInputs(beam.PTransform):
     """Batch network input: URLs (a PCollection) fetched once each, parsed like files.
 
     A fetched OPML list is followed one level deep, as for files. With ``policy.fetch_articles``,
-    summary-only feed entries get their page's text. Returns {"items", "rejects"}.
+    summary-only feed entries get their page's text. Returns {"items", "rejects"}, each a tuple
+    of PCollections to flatten where they join the other sources' (as ``ReadInputs``).
     """
 
     def __init__(self, policy: FetchPolicy, ingested_at: datetime):
@@ -690,9 +691,13 @@ class FetchInputs(beam.PTransform):
         listed = first[FEED_URLS] | "FetchOpmlFeeds" >> _FetchRound(
             self._policy, self._ingested_at, False
         )
-        items = (first.items, listed.items) | "AllFetchedItems" >> beam.Flatten()
-        rejects = [first[REJECTED], listed[REJECTED]]
+        items = (first.items, listed.items)
+        rejects = (first[REJECTED], listed[REJECTED])
         if self._policy.fetch_articles:
-            pages = items | "FetchArticles" >> FetchPages(self._policy, self._ingested_at)
-            items, rejects = pages["items"], [*rejects, pages["rejects"]]
-        return {"items": items, "rejects": tuple(rejects) | "AllFetchRejects" >> beam.Flatten()}
+            pages = (
+                items
+                | "AllFetchedItems" >> beam.Flatten()
+                | "FetchArticles" >> FetchPages(self._policy, self._ingested_at)
+            )
+            items, rejects = (pages["items"],), (*rejects, pages["rejects"])
+        return {"items": items, "rejects": rejects}

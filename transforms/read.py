@@ -138,9 +138,10 @@ class _ReadFiles(beam.PTransform):
 class ReadInputs(beam.PTransform):
     """Input patterns to parsed items and rejects; OPML lists are followed one level deep.
 
-    Returns a dict with "items", "rejects" and "feed_urls" (the http(s) feeds OPML files list, to
-    be fetched) PCollections. ``extract_timeout`` limits the seconds spent on one web page (0: no
-    limit).
+    Returns a dict: "items" and "rejects", each a tuple of PCollections to flatten where they join
+    the other sources' (the FnApiRunner copies every element through each Flatten, so items are
+    flattened once), and "feed_urls", the http(s) feeds OPML files list, to be fetched.
+    ``extract_timeout`` limits the seconds spent on one web page (0: no limit).
     """
 
     def __init__(
@@ -168,9 +169,11 @@ class ReadInputs(beam.PTransform):
             *limits, follow_opml=False, extract_timeout=self._extract_timeout
         )
         # Items are spread over workers by the normalize stage's grouping by article id.
-        items = (files.items, listed.items) | "AllItems" >> beam.Flatten()
-        rejects = (files[REJECTED], listed[REJECTED]) | "AllReadRejects" >> beam.Flatten()
-        return {"items": items, "rejects": rejects, FEED_URLS: files[FEED_URLS]}
+        return {
+            "items": (files.items, listed.items),
+            "rejects": (files[REJECTED], listed[REJECTED]),
+            FEED_URLS: files[FEED_URLS],
+        }
 
 
 def expand_input(path_or_glob: str) -> str:
