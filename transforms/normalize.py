@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import pickle
 import re
 import threading
@@ -18,6 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import FALLBACK_TOPIC, SCHEMA_VERSION
+from transforms.process_exit import skip_final_collections
 from transforms.rejects import REJECTED, reject
 from transforms.text import clean_line, is_furniture
 from transforms.urls import canonical_url, is_http
@@ -128,6 +130,13 @@ class NormalizeFn(beam.DoFn):
         self._ingested_at = ingested_at
         self.articles = Metrics.counter(STAGE, "articles")
         self.rejected = Metrics.counter(STAGE, "rejected")
+        self._graph_process = os.getpid()
+
+    def setup(self) -> None:
+        # Every worker of every run (batch or streaming) sets this DoFn up. Not the process that
+        # built the graph (in-process runners, tests): it has its own exit to see to.
+        if os.getpid() != self._graph_process:
+            skip_final_collections()
 
     def process(self, item: dict) -> Iterable:
         # A streaming poll stamps its items with the poll time; a batch run stamps the run's.
