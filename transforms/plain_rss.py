@@ -13,6 +13,7 @@ the feed goes to feedparser whole. ``tests/test_plain_rss.py`` compares the two 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import re
 import xml.etree.ElementTree as ElementTree
@@ -97,6 +98,8 @@ def plain_rss(data: bytes) -> tuple[str | None, list[dict]] | None:
 def _plain_utf8_xml(data: bytes) -> bool:
     """UTF-8 without a byte order mark, declared as such or not at all, and no markup that
     ElementTree and feedparser could read differently: DTDs, comments, processing instructions."""
+    if data.startswith(codecs.BOM_UTF8):  # feedparser's encoding detection starts from the mark
+        return False
     declaration = _DECLARATION.match(data)
     if declaration:
         encoding = _DECLARED_ENCODING.search(declaration.group())
@@ -106,10 +109,10 @@ def _plain_utf8_xml(data: bytes) -> bool:
     if b"<?" in body or data.count(b"<!") != data.count(b"<![CDATA["):
         return False
     try:
-        data.decode("utf-8")  # a byte order mark decodes to U+FEFF, which no tag starts with
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return not data.startswith(b"\xef\xbb\xbf")
+    return True
 
 
 def _text_only(element: ElementTree.Element) -> bool:
