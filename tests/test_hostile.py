@@ -206,6 +206,12 @@ def test_fields_feedparser_leaves_empty_are_empty_text():
     assert items["enc-2"]["text"] == "Café story"  # no body: the headline stands in
 
 
+def test_a_page_whose_tree_trips_its_extractor_is_a_malformed_page():
+    # Found by atheris (fuzz/run.py feed): a broken feed read as a page made htmldate drop the
+    # root element and lxml assert; it surfaced as an unforeseen parse_error.
+    assert rejected_reason(HOSTILE / "fuzz-found-dropped-root.xml") == "malformed_page"
+
+
 def test_links_that_do_not_parse_are_no_urls():
     # urlsplit raises on "http://[bad": the article row (canonical URL, id) must not.
     items = items_of(HOSTILE / "broken-urls.xml")

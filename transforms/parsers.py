@@ -228,13 +228,16 @@ def parse_html_page(data: bytes) -> dict:
     """Main text and metadata of a web page, via trafilatura."""
     import trafilatura  # heavy import, kept off the module import path of the other readers
 
-    document = trafilatura.bare_extraction(
-        data,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            data,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            deduplicate=False,
+        )
+    except Exception as error:  # trafilatura, htmldate and lxml assert on some broken trees
+        raise InputError("malformed_page", f"{type(error).__name__}: {error}") from error
     text = document.text if document is not None else None
     if not text or len(text.split()) < _MIN_PAGE_WORDS:
         raise InputError("no_text", "no main text found in the page")
