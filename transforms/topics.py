@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import repeat
 from typing import Any
 
 import apache_beam as beam
@@ -105,18 +106,18 @@ class Evidence:
 
     def blocks(self) -> np.ndarray:
         """The EVIDENCE_BLOCKS as a (blocks, topics) array."""
-        total = np.asarray(self.total)
-        sum_total = total.sum()
-        own = np.stack(
-            [
-                np.log1p(total),
-                total / sum_total if sum_total > 0 else np.zeros_like(total),
-                np.log1p(np.asarray(self.title)),
-                np.log1p(np.asarray(self.text)),
-                np.log1p(np.asarray(self.categories)),
-            ]
-        )
-        return np.concatenate([own, own if self.non_english else np.zeros_like(own)])
+        values = np.array((self.total, self.title, self.text, self.categories))
+        logs = np.log1p(values)
+        blocks = np.zeros((2 * len(_OWN_BLOCKS), values.shape[1]))
+        # log1p(total), share(total), then log1p of title, text and categories.
+        blocks[0] = logs[0]
+        sum_total = values[0].sum()
+        if sum_total > 0:
+            blocks[1] = values[0] / sum_total
+        blocks[2 : len(_OWN_BLOCKS)] = logs[1:]
+        if self.non_english:
+            blocks[len(_OWN_BLOCKS) :] = blocks[: len(_OWN_BLOCKS)]
+        return blocks
 
     @property
     def strongest(self) -> float:
@@ -287,14 +288,31 @@ class TopicLexicon:
 
     def _sum_by_topic(self, counts: Mapping[Hit, float]) -> list[float]:
         """Per topic: sum of weight * log2(1 + occurrences), weak hints capped, floored at zero."""
-        strong = [0.0] * len(LABELS)
-        weak = [0.0] * len(LABELS)
-        # Sorted so the float sums are the same whatever order the entries were met in.
-        for (topic_index, _entry, weight), count in sorted(counts.items()):
-            target = weak if 0 < weight <= self.params.weak_weight else strong
-            target[topic_index] += weight * math.log2(1.0 + count)
+        return self._sums_by_topic(((hit, (count,)) for hit, count in counts.items()), 1)[0]
+
+    def _sums_by_topic(
+        self, counts: Iterable[tuple[Hit, Sequence[float]]], size: int
+    ) -> list[list[float]]:
+        """``_sum_by_topic`` for ``size`` sets of counts in one pass: ``counts`` gives each entry
+        with its occurrences in every set (0 where it is not in the set)."""
+        weak_weight = self.params.weak_weight
+        strong = [[0.0] * len(LABELS) for _ in range(size)]
+        weak = [[0.0] * len(LABELS) for _ in range(size)]
+        touched: set[int] = set()
+        # Added in entry order, so the float sums are the same whatever order the entries were
+        # met in.
+        for (topic_index, _entry, weight), occurrences in sorted(counts):
+            targets = weak if 0 < weight <= weak_weight else strong
+            touched.add(topic_index)
+            for target, count in zip(targets, occurrences, strict=True):
+                if count:
+                    target[topic_index] += weight * math.log2(1.0 + count)
         cap = self.params.weak_cap
-        return [max(s + min(w, cap), 0.0) for s, w in zip(strong, weak, strict=True)]
+        sums = [[0.0] * len(LABELS) for _ in range(size)]
+        for topic_index in touched:
+            for out, s, w in zip(sums, strong, weak, strict=True):
+                out[topic_index] = max(s[topic_index] + min(w[topic_index], cap), 0.0)
+        return sums
 
     def _weighted(self, counts: Mapping[Hit, Sequence[float]]) -> dict[Hit, float]:
         """Title, lead and rest occurrences merged with their weights (the lexicon's score)."""
@@ -325,10 +343,14 @@ class TopicLexicon:
         """Everything the model reads about one article (the training script reads the same)."""
         params = self.params
         title_tokens, lead_tokens, rest_tokens = parts = self._parts(title or "", text or "")
-        counts = self._part_counts(parts)
-        in_text = self._sum_by_topic(self._weighted(counts))
-        in_title = self._sum_by_topic({hit: t for hit, (t, _, _) in counts.items() if t})
-        in_body = self._sum_by_topic({hit: ld + r for hit, (_, ld, r) in counts.items() if ld or r})
+        title_weight, lead_weight = params.title_weight, params.lead_weight
+        in_text, in_title, in_body = self._sums_by_topic(
+            (
+                (hit, (title_weight * t + lead_weight * ld + r, t, ld + r))
+                for hit, (t, ld, r) in self._part_counts(parts).items()
+            ),
+            3,
+        )
         category = self._category_evidence(categories or ())
         weight = params.category_weight
         # A category only adds to topics the text supports: it is never the only signal.
@@ -430,8 +452,9 @@ class TopicModel:
     def word_vector(self, words: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the known words and their values: log(1 + count), scaled to unit length."""
         # Words come in text order, the same for the same article, so the sums are repeatable.
-        get = self.vocabulary.get
-        rows = np.array([get(word, -1) for word in words], dtype=np.intp)
+        rows = np.fromiter(
+            map(self.vocabulary.get, words, repeat(-1)), dtype=np.intp, count=len(words)
+        )
         counts = np.fromiter(words.values(), dtype=np.float64, count=len(words))
         known = rows >= 0
         values = np.log1p(counts[known])
@@ -472,12 +495,10 @@ class TopicClassifier:
         evidence = self.lexicon.evidence(title, text, categories)
         if not any(evidence.total) and not any(w in self.model.vocabulary for w in evidence.words):
             return TopicDecision(FALLBACK_TOPIC, ())
-        probabilities = self.model.probabilities(evidence)
+        probabilities = self.model.probabilities(evidence).tolist()
         # Ties go to the taxonomy order, never to dict or set order.
         ranked = sorted(range(len(LABELS)), key=lambda index: (-probabilities[index], index))
-        top = tuple(
-            (LABELS[index], round(float(probabilities[index]), 4)) for index in ranked[:TOP_N]
-        )
+        top = tuple((LABELS[index], round(probabilities[index], 4)) for index in ranked[:TOP_N])
         if evidence.strongest < self.lexicon.params.min_score:
             return TopicDecision(FALLBACK_TOPIC, top)
         return TopicDecision(LABELS[ranked[0]], top)
