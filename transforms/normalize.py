@@ -19,10 +19,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import FALLBACK_TOPIC, SCHEMA_VERSION
-from transforms.process_exit import skip_final_collections
 from transforms.rejects import REJECTED, reject
 from transforms.text import clean_line, is_furniture
 from transforms.urls import canonical_url, is_http
+from transforms.worker_gc import tune_worker_collector
 
 STAGE = "normalize"
 
@@ -134,9 +134,9 @@ class NormalizeFn(beam.DoFn):
 
     def setup(self) -> None:
         # Every worker of every run (batch or streaming) sets this DoFn up. Not the process that
-        # built the graph (in-process runners, tests): it has its own exit to see to.
+        # built the graph (in-process runners, tests): it keeps its own collector settings.
         if os.getpid() != self._graph_process:
-            skip_final_collections()
+            tune_worker_collector()
 
     def process(self, item: dict) -> Iterable:
         # A streaming poll stamps its items with the poll time; a batch run stamps the run's.
