@@ -298,21 +298,18 @@ class TopicLexicon:
         weak_weight = self.params.weak_weight
         strong = [[0.0] * len(LABELS) for _ in range(size)]
         weak = [[0.0] * len(LABELS) for _ in range(size)]
-        touched: set[int] = set()
         # Added in entry order, so the float sums are the same whatever order the entries were
         # met in.
         for (topic_index, _entry, weight), occurrences in sorted(counts):
             targets = weak if 0 < weight <= weak_weight else strong
-            touched.add(topic_index)
             for target, count in zip(targets, occurrences, strict=True):
                 if count:
                     target[topic_index] += weight * math.log2(1.0 + count)
         cap = self.params.weak_cap
-        sums = [[0.0] * len(LABELS) for _ in range(size)]
-        for topic_index in touched:
-            for out, s, w in zip(sums, strong, weak, strict=True):
-                out[topic_index] = max(s[topic_index] + min(w[topic_index], cap), 0.0)
-        return sums
+        return [
+            [max(s + min(w, cap), 0.0) for s, w in zip(set_strong, set_weak, strict=True)]
+            for set_strong, set_weak in zip(strong, weak, strict=True)
+        ]
 
     def _weighted(self, counts: Mapping[Hit, Sequence[float]]) -> dict[Hit, float]:
         """Title, lead and rest occurrences merged with their weights (the lexicon's score)."""
@@ -343,13 +340,10 @@ class TopicLexicon:
         """Everything the model reads about one article (the training script reads the same)."""
         params = self.params
         title_tokens, lead_tokens, rest_tokens = parts = self._parts(title or "", text or "")
-        title_weight, lead_weight = params.title_weight, params.lead_weight
+        counts = self._part_counts(parts)
+        weighted = self._weighted(counts)
         in_text, in_title, in_body = self._sums_by_topic(
-            (
-                (hit, (title_weight * t + lead_weight * ld + r, t, ld + r))
-                for hit, (t, ld, r) in self._part_counts(parts).items()
-            ),
-            3,
+            ((hit, (weighted[hit], t, ld + r)) for hit, (t, ld, r) in counts.items()), 3
         )
         category = self._category_evidence(categories or ())
         weight = params.category_weight
