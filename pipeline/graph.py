@@ -113,8 +113,9 @@ def build_pipeline(
         | "AllUrls" >> beam.Flatten()
         | "Fetch" >> FetchInputs(plan.fetch, plan.ingested_at)
     )
-    # Each source hands on its parts, flattened here once: every Flatten copies what crosses it.
-    items = (*read["items"], *fetched["items"]) | "AllItems" >> beam.Flatten()
+    # Each source hands on its parts; Normalize cleans each where it was parsed (no Flatten copies
+    # the items).
+    items = (*read["items"], *fetched["items"])
     normalized = items | "Normalize" >> Normalize(plan.ingested_at)
     fresh, index = normalized["articles"], None
     if plan.mode == "append":
@@ -135,7 +136,7 @@ def build_pipeline(
         progress_counts.count_progress(
             *progress,
             {
-                progress_counts.ITEMS: [items],
+                progress_counts.ITEMS: list(items),
                 progress_counts.INPUT_REJECTS: list(input_rejects),
                 progress_counts.ARTICLES: [articles],
                 progress_counts.REJECTS: [rejects],

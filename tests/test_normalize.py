@@ -115,6 +115,27 @@ def test_normalize_keeps_one_row_per_article_id_and_rejects_the_rest():
         )
 
 
+def test_normalize_takes_several_sources_and_keeps_one_row_per_id_across_them():
+    first = parsed_item(input="/data/day1.xml")
+    repeat = parsed_item(input="/data/day2.xml")
+    empty = parsed_item(input="/data/x.xml", item="e", text="Share this article\n0 Comments")
+    other = parsed_item(canonical_url=None, url="file:///data/note.txt", text="Another story here.")
+    with fnapi_pipeline() as pipeline:
+        files = pipeline | "Files" >> beam.Create([first, empty])
+        fetched = pipeline | "Fetched" >> beam.Create([repeat, other])
+        result = (files, fetched) | Normalize(INGESTED_AT)
+        assert_that(
+            result["articles"] | "Inputs" >> beam.Map(lambda r: (r["input"], r["language"])),
+            equal_to([("/data/day1.xml", "en"), ("/data/feed.xml", "en")]),
+            label="articles",
+        )
+        assert_that(
+            result["rejects"] | "Reasons" >> beam.Map(lambda r: (r["input"], r["reason"])),
+            equal_to([("/data/x.xml", "no_text"), ("/data/day2.xml", "repeated_item")]),
+            label="rejects",
+        )
+
+
 def test_an_item_stamped_by_a_streaming_poll_keeps_its_poll_time():
     polled_at = INGESTED_AT + timedelta(hours=20)
     with fnapi_pipeline() as pipeline:
