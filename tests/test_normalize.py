@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas import ARTICLES
 from tests.conftest import INGESTED_AT, fnapi_pipeline
 from transforms.normalize import (
+    DetectLanguageFn,
     LanguageDetector,
     Normalize,
     _SharedDetector,
@@ -148,6 +149,26 @@ def test_an_item_stamped_by_a_streaming_poll_keeps_its_poll_time():
             result["articles"] | beam.Map(lambda r: (r["ingested_at"], r["date"])),
             equal_to([(polled_at, "2026-11-23")]),
         )
+
+
+def test_language_is_detected_a_batch_at_a_time_and_every_row_handed_on_in_order():
+    texts = [
+        "Police closed the road after the storm, officials said on Monday.",
+        "Die Polizei sperrte die Straße nach dem Sturm, sagten die Behörden am Montag.",
+        "OK",
+    ]
+    rows = [{"article_id": str(i), "text": text} for i, text in enumerate(texts)]
+    fn = DetectLanguageFn()
+    fn.setup()
+    fn.start_bundle()
+    out = list(fn.process(rows))
+    fn.finish_bundle()
+    assert [(row["article_id"], row["language"]) for row in out] == [
+        ("0", "en"),
+        ("1", "de"),
+        ("2", None),
+    ]
+    assert all("language" not in row for row in rows)  # new dicts: the inputs are untouched
 
 
 def test_the_language_model_is_shared_kept_while_used_and_dropped_once_idle():

@@ -411,6 +411,15 @@ def test_assign_topic_sets_topic_and_scores() -> None:
         )
 
 
+def test_assign_topic_fn_classifies_a_batch_and_hands_on_each_article_in_order() -> None:
+    rows = _article_rows()
+    fn = AssignTopicFn()
+    fn.setup()
+    out = list(fn.process(rows))
+    assert [row["article_id"] for row in out] == [row["article_id"] for row in rows]
+    assert [row["topic"] for row in out] == [a["label"] for a in _fixtures()]
+
+
 def test_assign_topic_is_order_independent_and_leaves_input_alone() -> None:
     rows = _article_rows()
     originals = copy.deepcopy(rows)

@@ -37,6 +37,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import CLAIMS, SCHEMA_VERSION
+from transforms.batches import in_batches
 from transforms.buckets import ShardBatch, by_shard
 from transforms.claims_attribution import (
     ArticleContext,
@@ -598,7 +599,7 @@ class ClusterClaims(beam.PTransform):
     def expand(self, pairs):
         return (
             pairs
-            | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
+            | "Batch" >> in_batches()
             | "BlockKeys" >> beam.FlatMap(sharded_signatures)
             | "GroupShards" >> beam.GroupByKey()
             | "MatchPairs" >> beam.FlatMap(_matched)

@@ -36,6 +36,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import SCHEMA_VERSION
+from transforms.batches import in_batches
 from transforms.buckets import ShardBatch, buckets, by_shard
 from transforms.minhash import (
     MinHasher,
@@ -586,11 +587,6 @@ def shard_pairs(batches: Iterable[ShardBatch], max_bucket: int) -> list[tuple]:
     return sorted(pairs)
 
 
-def _batches() -> beam.BatchElements:
-    """Rows batched for the vectorised MinHash steps."""
-    return beam.BatchElements(min_batch_size=32, max_batch_size=512)
-
-
 class BandKeysFn(beam.DoFn):
     """Batches of signed rows -> their LSH band keys, with ``member(row)`` as the bucket member.
 
@@ -699,7 +695,7 @@ class Deduplicate(beam.PTransform):
         sign_fn = SignFn(params.minhash, packed=True)
         sign = (
             articles
-            | "Batch" >> _batches()
+            | "Batch" >> in_batches()
             | "Sign" >> beam.ParDo(sign_fn).with_outputs(PACKED_BATCHES, main="signed")
         )
         signed = sign.signed
@@ -713,7 +709,7 @@ class Deduplicate(beam.PTransform):
         ]
         band_keys = [
             signed
-            | "BatchSigned" >> _batches()
+            | "BatchSigned" >> in_batches()
             | "BandKeys" >> beam.ParDo(BandKeysFn(params.minhash, article_member, BAND_SHARDS))
         ]
         if self._index is not None:
@@ -741,14 +737,14 @@ class Deduplicate(beam.PTransform):
             # Rows signed with other MinHash parameters are signed again from their stored text.
             resigned = (
                 stale
-                | "BatchStale" >> _batches()
+                | "BatchStale" >> in_batches()
                 | "SignStale" >> beam.ParDo(SignFn(params.minhash))
             )
             stored = current | "StoredSignatures" >> beam.Map(with_stored_signatures)
             band_keys.append(
                 (stored, resigned)
                 | "SignedIndex" >> beam.Flatten()
-                | "BatchIndex" >> _batches()
+                | "BatchIndex" >> in_batches()
                 | "IndexBandKeys"
                 >> beam.ParDo(BandKeysFn(params.minhash, index_member, BAND_SHARDS))
             )

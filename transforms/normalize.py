@@ -12,13 +12,14 @@ import os
 import pickle
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import FALLBACK_TOPIC, SCHEMA_VERSION
+from transforms.batches import in_batches
 from transforms.rejects import REJECTED, reject
 from transforms.text import clean_line, is_furniture
 from transforms.urls import canonical_url, is_http
@@ -214,8 +215,9 @@ _SHARED_DETECTOR = _SharedDetector(_DETECTOR_IDLE_SECONDS, LanguageDetector)
 
 
 class DetectLanguageFn(beam.DoFn):
-    """Article row -> the same row with its language (the costliest step of normalizing: it runs
-    after the rows are spread over workers by id, once per kept row). The model is the process's
+    """A batch of article rows -> each row with its language (the costliest step of normalizing:
+    it runs after the rows are spread over workers by id, once per kept row). The whole batch is
+    classified before any row is handed on (see transforms.batches). The model is the process's
     shared one, held from start to finish of each bundle (see _SharedDetector)."""
 
     def setup(self) -> None:
@@ -225,8 +227,10 @@ class DetectLanguageFn(beam.DoFn):
         if self._detector is None:
             self._detector = _SHARED_DETECTOR.acquire()
 
-    def process(self, article: dict) -> Iterable[dict]:
-        yield {**article, "language": self._detector.detect(article["text"])}
+    def process(self, articles: Sequence[dict]) -> Iterable[dict]:
+        languages = [self._detector.detect(article["text"]) for article in articles]
+        for article, language in zip(articles, languages, strict=True):
+            yield {**article, "language": language}
 
     def finish_bundle(self) -> None:
         self._let_go()
@@ -299,6 +303,10 @@ class Normalize(beam.PTransform):
             | "GroupById" >> beam.GroupByKey()
             | "KeepFirstById" >> beam.FlatMap(first_by_id).with_outputs(REJECTED, main="articles")
         )
-        articles = unique.articles | "DetectLanguage" >> beam.ParDo(DetectLanguageFn())
+        articles = (
+            unique.articles
+            | "BatchForLanguage" >> in_batches()
+            | "DetectLanguage" >> beam.ParDo(DetectLanguageFn())
+        )
         rejects = (*rejects, unique[REJECTED]) | "NormalizeRejects" >> beam.Flatten()
         return {"articles": articles, "rejects": rejects}

@@ -44,6 +44,7 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from schemas.tables import FALLBACK_TOPIC, TOPICS
+from transforms.batches import in_batches
 
 LEXICON_FILE = "topic_lexicon.json"
 MODEL_FILE = "topic_model.npz"
@@ -517,7 +518,9 @@ class TopicClassifier:
 
 
 class AssignTopicFn(beam.DoFn):
-    """Sets ``topic`` and ``topic_scores`` on each article, in a new dict (inputs are untouched)."""
+    """A batch of articles -> each with ``topic`` and ``topic_scores`` set, in a new dict (inputs
+    are untouched). The whole batch is classified before any article is handed on (see
+    transforms.batches)."""
 
     def __init__(self) -> None:
         self._classifier: TopicClassifier | None = None
@@ -527,17 +530,22 @@ class AssignTopicFn(beam.DoFn):
         # Loaded once per worker, never at import time.
         self._classifier = TopicClassifier.from_package()
 
-    def process(self, article: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        assert self._classifier is not None, "setup() loads the classifier"
-        decision = self._classifier.classify(
-            article.get("title"), article.get("text"), article.get("categories")
-        )
-        self._assigned[decision.topic].inc()
-        yield {**article, "topic": decision.topic, "topic_scores": decision.score_rows()}
+    def process(self, articles: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        classifier = self._classifier
+        assert classifier is not None, "setup() loads the classifier"
+        decisions = [
+            classifier.classify(
+                article.get("title"), article.get("text"), article.get("categories")
+            )
+            for article in articles
+        ]
+        for article, decision in zip(articles, decisions, strict=True):
+            self._assigned[decision.topic].inc()
+            yield {**article, "topic": decision.topic, "topic_scores": decision.score_rows()}
 
 
 class AssignTopic(beam.PTransform):
     """PCollection of article dicts -> the same dicts with ``topic`` and ``topic_scores`` set."""
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        return articles | "ClassifyTopic" >> beam.ParDo(AssignTopicFn())
+        return articles | "Batch" >> in_batches() | "ClassifyTopic" >> beam.ParDo(AssignTopicFn())
