@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that
 
 from benchmarks.claims.evaluate import evaluate, floors_met, load
 from schemas import CLAIMS
-from transforms.claims import ExtractClaims, extract_claims
+from transforms.claims import ExtractClaims, ExtractClaimsFn, extract_claims, source_of
 
 SEEDS = [a for a, _ in load("seeds")]
 
@@ -79,6 +79,16 @@ def test_duplicates_yield_no_claims():
         assert "dup" not in {r["article_id"] for r in rows}
 
     _run([*SEEDS, duplicate], check)
+
+
+def test_a_batch_yields_the_claims_of_its_canonical_articles_in_order():
+    duplicate = dict(SEEDS[0], article_id="dup", is_duplicate=True, duplicate_of="x")
+    pairs = list(ExtractClaimsFn().process([SEEDS[1], duplicate, SEEDS[0]]))
+    expected = [
+        *((source_of(SEEDS[1]), claim) for claim in extract_claims(SEEDS[1])),
+        *((source_of(SEEDS[0]), claim) for claim in extract_claims(SEEDS[0])),
+    ]
+    assert pairs == expected and len(pairs) > 2
 
 
 def test_same_rows_whatever_the_input_order():

@@ -544,7 +544,9 @@ def signature(source: str, claim: dict) -> Signature:
 
 
 class ExtractClaimsFn(beam.DoFn):
-    """Article -> (source, claim) pairs for canonical articles; duplicates yield nothing."""
+    """A batch of articles -> (source, claim) pairs for its canonical articles; duplicates yield
+    nothing. The whole batch is extracted before any claim is handed on (see transforms.batches).
+    """
 
     def __init__(self) -> None:
         self.articles = Metrics.counter("claims", "articles")
@@ -554,15 +556,18 @@ class ExtractClaimsFn(beam.DoFn):
             for t in ("direct_quote", "reported_speech", "statistic", "assertion")
         }
 
-    def process(self, article: dict) -> Iterator[tuple[str, dict]]:
-        if article.get("is_duplicate"):
-            self.duplicates_skipped.inc()
-            return
-        self.articles.inc()
-        source = source_of(article)
-        for claim in extract_claims(article):
-            self.by_type[claim["claim_type"]].inc()
-            yield source, claim
+    def process(self, articles: Sequence[dict]) -> Iterator[tuple[str, dict]]:
+        extracted = []
+        for article in articles:
+            if article.get("is_duplicate"):
+                self.duplicates_skipped.inc()
+                continue
+            self.articles.inc()
+            extracted.append((source_of(article), extract_claims(article)))
+        for source, claims in extracted:
+            for claim in claims:
+                self.by_type[claim["claim_type"]].inc()
+                yield source, claim
 
 
 def sharded_signatures(pairs: Sequence[tuple[str, dict]]) -> list[tuple[int, ShardBatch]]:
@@ -621,7 +626,11 @@ class ExtractClaims(beam.PTransform):
     """
 
     def expand(self, articles):
-        pairs = articles | "ExtractPerArticle" >> beam.ParDo(ExtractClaimsFn())
+        pairs = (
+            articles
+            | "BatchArticles" >> in_batches()
+            | "ExtractPerArticle" >> beam.ParDo(ExtractClaimsFn())
+        )
         return {
             "claims": pairs | "Rows" >> beam.Map(claim_row),
             "clusters": pairs | "ClusterAcrossArticles" >> ClusterClaims(),
