@@ -41,6 +41,7 @@ from transforms.dedup import (
     Edge,
     IndexRows,
     ReadDedupIndex,
+    VerifyFn,
     assign_clusters,
     bucket_pairs,
     compare,
@@ -126,6 +127,21 @@ def verdict(a: str, b: str) -> str | None:
 def test_each_reprint_phenomenon_verifies_against_the_original(phenomenon):
     assert verdict("quake", f"quake.{phenomenon}") in (NEAR, CONTAINED)
     assert verdict(f"quake.{phenomenon}", "quake") in (NEAR, CONTAINED)  # symmetric
+
+
+def test_verify_profiles_a_story_once_for_all_its_pairs():
+    fn = VerifyFn(PARAMS)
+    fn.setup()
+    names = ("quake", "quake.trim", "quake.typography")
+    ends = {n: (n, order_key(article(n)), article(n)["text"]) for n in names}
+    story, *reprints = ends
+    edges = [
+        edge
+        for reprint in reprints
+        for edge in fn.process(((story, reprint), [ends[story], ends[reprint]]))
+    ]
+    assert len(edges) == 2  # both reprints verified against the story
+    assert fn._profile.cache_info().misses == 3  # the story was profiled once
 
 
 def test_trim_and_brief_are_containment_not_resemblance():

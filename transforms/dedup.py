@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import apache_beam as beam
 import numpy as np
@@ -621,14 +622,23 @@ class BandKeysFn(beam.DoFn):
                 yield band_key, member
 
 
+# Profiles a verifying worker keeps: a story and its reprints are ends of several candidate pairs
+# (on the Reuters set, 5,192 ends were 1,999 articles, 142 of them in 10 pairs or more).
+_PROFILES_KEPT = 512
+
+
 class VerifyFn(beam.DoFn):
-    """A candidate pair with both entries -> an Edge when the texts are related."""
+    """A candidate pair with both entries -> an Edge when the texts are related. Each text is
+    profiled once per worker while it stays among the last ``_PROFILES_KEPT`` used."""
 
     def __init__(self, params: DedupParams):
         self._params = params
 
     def setup(self) -> None:
-        self._tokenizer = Tokenizer()
+        tokenizer, size = Tokenizer(), self._params.shingle_size
+        self._profile = lru_cache(maxsize=_PROFILES_KEPT)(
+            lambda text: profile(text, tokenizer, size)
+        )
         counter = beam.metrics.Metrics.counter
         self._decisions = {
             kind: counter("dedup", f"pairs_{kind or 'unrelated'}")
@@ -639,10 +649,7 @@ class VerifyFn(beam.DoFn):
         """Ends are (id, order key, text[, stored cluster])."""
         _, ends = pair_and_ends
         a, b = sorted(set(ends))
-        size = self._params.shingle_size
-        evidence = compare(
-            profile(a[2], self._tokenizer, size), profile(b[2], self._tokenizer, size)
-        )
+        evidence = compare(self._profile(a[2]), self._profile(b[2]))
         kind = decide(evidence, self._params)
         self._decisions[kind].inc()
         if kind is not None:
