@@ -557,7 +557,7 @@ class ExtractClaimsFn(beam.DoFn):
         }
 
     def process(self, articles: Sequence[dict]) -> Iterator[tuple[str, dict]]:
-        extracted = []
+        extracted: list[tuple[str, list[dict]]] = []
         for article in articles:
             if article.get("is_duplicate"):
                 self.duplicates_skipped.inc()
