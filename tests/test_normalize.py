@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas import ARTICLES
@@ -97,34 +98,21 @@ def test_language_detection_and_abstention_on_tiny_text():
     assert detector.detect("OK") is None
 
 
-def test_normalize_keeps_one_row_per_article_id_and_rejects_the_rest():
+@pytest.mark.parametrize("sources", ["one source", "two sources"])
+def test_normalize_keeps_one_row_per_article_id_and_rejects_the_rest(sources):
     first = parsed_item(input="/data/day1.xml")
     repeat = parsed_item(input="/data/day2.xml")
     empty = parsed_item(input="/data/x.xml", item="e", text="Share this article\n0 Comments")
     other = parsed_item(canonical_url=None, url="file:///data/note.txt", text="Another story here.")
     with fnapi_pipeline() as pipeline:
-        result = pipeline | beam.Create([first, repeat, empty, other]) | Normalize(INGESTED_AT)
-        assert_that(
-            result["articles"] | "Inputs" >> beam.Map(lambda r: r["input"]),
-            equal_to(["/data/day1.xml", "/data/feed.xml"]),
-            label="articles",
-        )
-        assert_that(
-            result["rejects"] | "Reasons" >> beam.Map(lambda r: (r["input"], r["reason"])),
-            equal_to([("/data/x.xml", "no_text"), ("/data/day2.xml", "repeated_item")]),
-            label="rejects",
-        )
-
-
-def test_normalize_takes_several_sources_and_keeps_one_row_per_id_across_them():
-    first = parsed_item(input="/data/day1.xml")
-    repeat = parsed_item(input="/data/day2.xml")
-    empty = parsed_item(input="/data/x.xml", item="e", text="Share this article\n0 Comments")
-    other = parsed_item(canonical_url=None, url="file:///data/note.txt", text="Another story here.")
-    with fnapi_pipeline() as pipeline:
-        files = pipeline | "Files" >> beam.Create([first, empty])
-        fetched = pipeline | "Fetched" >> beam.Create([repeat, other])
-        result = (files, fetched) | Normalize(INGESTED_AT)
+        if sources == "one source":
+            items = pipeline | beam.Create([first, repeat, empty, other])
+        else:  # a repeat across sources is found too
+            items = (
+                pipeline | "Files" >> beam.Create([first, empty]),
+                pipeline | "Fetched" >> beam.Create([repeat, other]),
+            )
+        result = items | Normalize(INGESTED_AT)
         assert_that(
             result["articles"] | "Inputs" >> beam.Map(lambda r: (r["input"], r["language"])),
             equal_to([("/data/day1.xml", "en"), ("/data/feed.xml", "en")]),
