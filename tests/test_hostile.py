@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import apache_beam as beam
@@ -204,6 +204,19 @@ def test_fields_feedparser_leaves_empty_are_empty_text():
     items = items_of(HOSTILE / "fuzz-found-none-summary.xml")
     assert list(items) == ["#0", "xxe-1", "enc-2"]
     assert items["enc-2"]["text"] == "Café story"  # no body: the headline stands in
+
+
+def test_elements_named_like_feedparsers_fields_do_not_sink_the_feed():
+    # Found by atheris (fuzz/run.py html): feedparser keeps an unknown element's text under its
+    # name, so an item's <authors> or <published_parsed> became a string where a list of authors
+    # or a date was read; the exception lost every item of the feed as a parse_error.
+    items = items_of(HOSTILE / "fuzz-found-element-named-like-a-field.xml")
+    assert list(items) == ["authors-1", "stamp-2", "plain-3"]
+    assert items["authors-1"]["authors"] == []
+    assert items["authors-1"]["published_at"] == datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+    assert items["stamp-2"]["published_at"] is None
+    assert items["stamp-2"]["text"] == "The bridge was repaired overnight."
+    assert items["plain-3"]["published_at"] == datetime(2026, 3, 3, 17, 0, tzinfo=timezone.utc)
 
 
 def test_a_page_whose_tree_trips_its_extractor_is_a_malformed_page():

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection
@@ -417,27 +418,31 @@ def _read_feed(data: bytes) -> tuple[str | None, list[dict], str | None]:
 
 
 def _feed_entry(entry: dict, index: int) -> dict:
-    """An entry, as feedparser names its fields, to an item dict."""
+    """An entry, as feedparser names its fields, to an item dict.
+
+    feedparser keeps the text of an element it does not know under the element's name, so an
+    item's own <authors> or <published_parsed> replaces the structured field of that name with a
+    string: only the values of the expected types are read."""
     link = entry.get("link")
     guid = entry.get("id")
-    contents = entry.get("content") or []
     # Content over summary: the longest content block is the full text when a feed carries both.
     # (feedparser leaves None in the fields of some broken feeds.)
+    contents = _dicts(entry.get("content"))
     body = max((c.get("value") or "" for c in contents), key=len, default="") or (
         entry.get("summary") or ""
     )
-    authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
+    authors = [a["name"] for a in _dicts(entry.get("authors")) if a.get("name")]
     if not authors and entry.get("author"):
         authors = [entry["author"]]
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
     return {
         "item": guid or link or f"#{index}",
         "title": clean_line(entry.get("title") or "") or None,
         "authors": [clean_line(a) for a in authors],
         "text": _markup_or_plain_to_text(body),
-        "published_at": _struct_to_datetime(stamp),
+        "published_at": _struct_to_datetime(entry.get("published_parsed"))
+        or _struct_to_datetime(entry.get("updated_parsed")),
         "canonical_url": next((u for u in (link, guid) if is_http(u)), None),
-        "categories": [clean_line(t["term"]) for t in entry.get("tags", []) if t.get("term")],
+        "categories": [clean_line(t["term"]) for t in _dicts(entry.get("tags")) if t.get("term")],
     }
 
 
@@ -471,9 +476,10 @@ def _repair_mixed_utf8(data: bytes) -> bytes:
         return mixed.encode("utf-8") if mixed is not None else data
 
 
-def _struct_to_datetime(stamp: tuple | None) -> datetime | None:
-    """feedparser's UTC struct_time as a datetime; None when it names no real day (year 0)."""
-    if not stamp:
+def _struct_to_datetime(stamp: object) -> datetime | None:
+    """feedparser's UTC struct_time as a datetime; None when it is none (see _feed_entry) or names
+    no real day (year 0)."""
+    if not isinstance(stamp, time.struct_time):
         return None
     try:
         return datetime(*stamp[:6], tzinfo=timezone.utc)
@@ -517,15 +523,11 @@ def _json_feed_entry(item: object, index: int) -> dict:
         text = _markup_or_plain_to_text(item["content_html"])
     else:
         text = _markup_or_plain_to_text(str(item.get("content_text") or item.get("summary") or ""))
-    people = _as_list(item.get("authors")) or (
-        [item["author"]] if isinstance(item.get("author"), dict) else []
-    )
+    people = _dicts(item.get("authors")) or _dicts([item.get("author")])
     return {
         "item": guid or url or f"#{index}",
         "title": clean_line(str(item.get("title") or "")) or None,
-        "authors": [
-            clean_line(str(p["name"])) for p in people if isinstance(p, dict) and p.get("name")
-        ],
+        "authors": [clean_line(str(p["name"])) for p in people if p.get("name")],
         "text": text,
         "published_at": _parse_iso(item.get("date_published") or item.get("date_modified")),
         "canonical_url": next((u for u in (url, guid) if is_http(u)), None),
@@ -536,6 +538,12 @@ def _json_feed_entry(item: object, index: int) -> dict:
 def _as_list(value: object) -> list:
     """A JSON Feed list field as a list: publishers put numbers and booleans there too."""
     return value if isinstance(value, list) else []
+
+
+def _dicts(value: object) -> list[dict]:
+    """The objects of a list field (a feedparser entry's content, authors and tags; a JSON Feed
+    item's authors): publishers and broken feeds put strings, numbers and booleans there too."""
+    return [element for element in _as_list(value) if isinstance(element, dict)]
 
 
 def parse_opml(data: bytes) -> list[str]:
