@@ -477,8 +477,8 @@ def _repair_mixed_utf8(data: bytes) -> bytes:
 
 
 def _struct_to_datetime(stamp: object) -> datetime | None:
-    """feedparser's UTC struct_time as a datetime; None when it is none (see _feed_entry) or names
-    no real day (year 0)."""
+    """feedparser's UTC struct_time as a datetime; None when the field holds no struct_time (see
+    _feed_entry) or names no real day (year 0)."""
     if not isinstance(stamp, time.struct_time):
         return None
     try:
